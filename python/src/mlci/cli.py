@@ -1,0 +1,101 @@
+"""Command-line entry: parse arguments and dispatch. Imports nothing heavy, so that
+`mlci --help` and `mlci --version` stay fast; every command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from mlci import __version__, contracts
+from mlci.errors import EXIT_BAD_INPUT, MlciError
+
+
+def _step_parser(sub: argparse._SubParsersAction, contract: contracts.Contract) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(contract.command, help=contract.summary, description=contract.description)
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--params", metavar="FILE", help="JSON object of step params (what Jenkins writes)")
+    source.add_argument("--config", metavar="FILE", help="the .mlci.yml to use (default: .mlci.yml)")
+    p.add_argument("--result", metavar="FILE", help="write the result JSON here")
+    p.set_defaults(step=contract.command)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="mlci",
+        description="CI/CD for machine-learning models. Each step is one command; Jenkins runs "
+        "`mlci <step> --params F --result R`, a laptop runs `mlci run`.",
+    )
+    p.add_argument("--version", action="version", version=f"mlci {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the pipeline's stages locally, in order")
+    run.add_argument("--config", default=".mlci.yml", metavar="FILE", help="default: .mlci.yml")
+    run.add_argument("--stage", action="append", dest="stages", metavar="NAME", help="run only this stage (repeatable)")
+    run.add_argument("--yes", action="store_true", help="approve approval stages without asking")
+
+    cfg = sub.add_parser("config", help="show the effective config or its JSON Schema")
+    cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    show = cfg_sub.add_parser("show", help="print the effective config (defaults < .mlci.yml), secrets redacted")
+    show.add_argument("--config", default=".mlci.yml", metavar="FILE", help="default: .mlci.yml")
+    show.add_argument("--json", action="store_true", help="JSON instead of YAML")
+    cfg_sub.add_parser("schema", help="print the JSON Schema of .mlci.yml")
+
+    for step in contracts.step_names():
+        _step_parser(sub, contracts.load(step))
+    return p
+
+
+def _config_command(args: argparse.Namespace) -> int:
+    from mlci import config
+
+    if args.config_command == "schema":
+        print(json.dumps(config.json_schema(), indent=2))
+        return 0
+    data = config.effective(config.load(args.config))
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        import yaml
+
+        print(yaml.safe_dump(data, sort_keys=False).rstrip())
+    return 0
+
+
+def _step_command(args: argparse.Namespace) -> int:
+    from mlci import protocol
+
+    # Without a params file (local use) the params are made from the flags.
+    params = None if args.params else ({"configFile": args.config} if args.config else {})
+    code, result = protocol.run_step(args.step, params, args.params, args.result)
+    if args.step == "plan" and code == 0:
+        print(json.dumps(result["outputs"]["stages"], indent=2))
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command is None:
+        parser().print_help(sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        if args.command == "run":
+            from mlci import run
+
+            return run.run(args.config, args.stages, args.yes)
+        if args.command == "config":
+            return _config_command(args)
+        return _step_command(args)
+    except MlciError as err:
+        from mlci import log
+
+        log.error(str(err))
+        for line in err.details:
+            log.error(line)
+        return err.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

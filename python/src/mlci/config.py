@@ -1,0 +1,415 @@
+"""`.mlci.yml`: one pydantic schema for the whole file, loading, precedence and error locations.
+
+Precedence: built-in defaults (the schema) < `.mlci.yml` < step params. Every error names where
+the bad value came from: `.mlci.yml:14 validate.thresholds.accuracy.threshold: expected a
+number, got 'high'`, or the params file and the parameter that set it.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mlci.contracts import describe, did_you_mean
+from mlci.errors import InputError
+
+DEFAULT_FILE = ".mlci.yml"
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=128)]
+Command = Annotated[list[str], Field(min_length=1)]
+
+
+class Section(BaseModel):
+    # strict: a quoted "0.8" is not a number and `yes` in a string is not a boolean.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ModelConfig(Section):
+    name: Name = Field(description="Registered model name in MLflow; also names images.")
+    task: Literal["classification", "regression"] = Field(
+        description="What the model predicts; selects the validation metrics."
+    )
+    target: str | None = Field(None, description="Label column in the data files.")
+
+
+class MlflowConfig(Section):
+    tracking_uri: str | None = Field(
+        None, description="MLflow tracking URI; default: the MLFLOW_TRACKING_URI env var."
+    )
+    registry_uri: str | None = Field(None, description="Model registry URI when not the tracking one.")
+    experiment: str | None = Field(None, description="Experiment for training runs; default: model name.")
+
+
+class DataConfig(Section):
+    train: str | None = Field(None, description="Training data file (CSV or Parquet).")
+    holdout: str | None = Field(None, description="Holdout data file used by validation and smoke tests.")
+    suite: str | None = Field(None, description="Great Expectations suite (JSON) for data validation.")
+
+
+class TestConfig(Section):
+    enabled: bool = Field(True, description="Run the `test` stage.")
+    command: Command = Field(
+        ["python", "-m", "pytest"],
+        description="Argument list that runs pytest (never a shell string); the first item is looked up on PATH.",
+    )
+    paths: list[str] = Field(["tests"], min_length=1, description="Test files or folders.")
+    args: list[str] = Field([], description="Extra pytest arguments.")
+    timeout_minutes: int = Field(30, ge=1, description="A test run longer than this fails the stage.")
+
+
+Scalar = str | int | float | bool
+
+
+class TrainingConfig(Section):
+    command: Command | None = Field(None, description="Argument list of the training command.")
+    params: dict[str, Scalar] = Field({}, description="Hyperparameters passed to the command and logged.")
+
+
+class MetricThreshold(Section):
+    """MLflow's MetricThreshold semantics."""
+
+    threshold: float | None = Field(None, description="Absolute bound the candidate must meet.")
+    min_absolute_change: float | None = Field(None, ge=0, description="Minimum gain over the champion.")
+    min_relative_change: float | None = Field(None, ge=0, description="Minimum relative gain over the champion.")
+    greater_is_better: bool = Field(True, description="Direction of the metric.")
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> MetricThreshold:
+        if self.threshold is None and self.min_absolute_change is None and self.min_relative_change is None:
+            raise ValueError("set at least one of threshold, min_absolute_change, min_relative_change")
+        return self
+
+
+class SliceCheck(Section):
+    column: str = Field(description="Column whose values define the slices.")
+    metric: str = Field(description="Metric computed per slice.")
+    min: float | None = Field(None, description="Minimum metric value in every slice.")
+    max_gap: float | None = Field(None, ge=0, description="Maximum gap between the best and worst slice.")
+
+
+class ValidateConfig(Section):
+    thresholds: dict[str, MetricThreshold] = Field({}, description="Gates per metric name.")
+    slices: list[SliceCheck] = Field([], description="Per-slice metric checks.")
+    max_model_size_mb: float | None = Field(None, gt=0, description="Model size budget.")
+    max_latency_p95_ms: float | None = Field(None, gt=0, description="p95 predict-time budget.")
+
+
+class ImageConfig(Section):
+    registry: str | None = Field(None, description="Registry host[:port] to push to.")
+    repository: str | None = Field(None, description="Repository in the registry; default: model name.")
+    base_image: str = Field("python:3.11-slim", description="Base image of the model image.")
+
+
+class DeployTarget(Section):
+    name: Name = Field(description="Target name, used by steps and stages.")
+    type: Literal["ansible", "kubernetes"] = Field(description="Backend that deploys to it.")
+    environment: Literal["staging", "production"] = Field(description="Production targets need approval.")
+    strategy: Literal["rolling", "blue-green", "canary"] = Field("rolling", description="Rollout strategy.")
+    inventory: str | None = Field(None, description="Ansible inventory (type ansible).")
+    namespace: str | None = Field(None, description="Kubernetes namespace (type kubernetes).")
+
+
+class DriftConfig(Section):
+    psi_warn: float = Field(0.1, ge=0, description="PSI at or above which a column warns.")
+    psi_drift: float = Field(0.25, ge=0, description="PSI at or above which a column drifts.")
+    dataset_share: float = Field(0.5, gt=0, le=1, description="Share of drifted columns that is dataset drift.")
+
+
+class MonitoringConfig(Section):
+    prometheus_url: str | None = Field(None, description="Prometheus HTTP API base URL.")
+    pushgateway_url: str | None = Field(None, description="Pushgateway URL for step and drift metrics.")
+    retrain_job: str | None = Field(None, description="Jenkins job triggered to retrain.")
+    drift: DriftConfig = Field(DriftConfig(), description="Drift thresholds.")
+
+
+class PipelineConfig(Section):
+    continuous_deployment: bool = Field(False, description="Deploy to production without an approval stage.")
+    approvers: str | None = Field(None, description="Jenkins users or groups allowed to approve (input submitter).")
+
+
+class Config(Section):
+    """The whole `.mlci.yml`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="mlci configuration (.mlci.yml)")
+
+    version: Literal[1] = Field(1, description="Schema version of this file.")
+    model: ModelConfig
+    mlflow: MlflowConfig = MlflowConfig()
+    data: DataConfig = DataConfig()
+    test: TestConfig = TestConfig()
+    training: TrainingConfig = TrainingConfig()
+    validate_: ValidateConfig = Field(ValidateConfig(), alias="validate")
+    image: ImageConfig = ImageConfig()
+    deploy: list[DeployTarget] = Field([], description="Deploy targets, in pipeline order.")
+    monitoring: MonitoringConfig = MonitoringConfig()
+    pipeline: PipelineConfig = PipelineConfig()
+
+    @model_validator(mode="after")
+    def _unique_targets(self) -> Config:
+        names = [t.name for t in self.deploy]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"deploy target names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+
+@dataclass
+class LoadedConfig:
+    config: Config
+    path: Path  # the .mlci.yml as the user named it
+    project_dir: Path  # where it lives: commands and relative paths start there
+    overridden: dict[str, Any] = field(default_factory=dict)  # dotted key -> value from params
+
+
+# ---------------------------------------------------------------- YAML with line numbers
+
+
+def _lines(node: yaml.Node, path: tuple[str | int, ...], out: dict[tuple[str | int, ...], int], file: str) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise InputError(
+                    f"{file}:{line} {_dotted(path + (key,))}: duplicate key (first at line {seen[key]})"
+                )
+            seen[key] = line
+            out[path + (key,)] = line
+            _lines(value_node, path + (key,), out, file)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out[path + (i,)] = item.start_mark.line + 1
+            _lines(item, path + (i,), out, file)
+
+
+def parse_yaml(text: str, file: str) -> tuple[Any, dict[tuple[str | int, ...], int]]:
+    """Parse YAML into data plus a map from key path to line; YAML errors name file and line."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f"{file}:{mark.line + 1}" if mark else file
+        raise InputError(f"{where}: invalid YAML: {err.problem or err.context}") from None
+    except yaml.YAMLError as err:
+        raise InputError(f"{file}: invalid YAML: {err}") from None
+    lines: dict[tuple[str | int, ...], int] = {}
+    if node is not None:
+        _lines(node, (), lines, file)
+    return data, lines
+
+
+# ---------------------------------------------------------------- errors
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The schema class that describes the mapping at `loc`, for did-you-mean hints."""
+    current: Any = Config
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            fields = {f.alias or n: f for n, f in current.model_fields.items()}
+            if part not in fields:
+                return None
+            current = fields[part].annotation
+        current = _unwrap(current, part)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any, part: str | int) -> Any:
+    """Peel Optional/list/dict so the next path part lands on the item type."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    origin = typing.get_origin(annotation)
+    if origin in (list, dict):
+        return args[-1]
+    if len(args) == 1:
+        return _unwrap(args[0], part)
+    return annotation
+
+
+EXPECTED = {
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "a string",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+def _message(err: dict[str, Any], loc: tuple[str | int, ...]) -> str:
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "missing":
+        return "required key missing"
+    if kind == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        names = [f.alias or n for n, f in model.model_fields.items()] if model else []
+        return f"unknown key{did_you_mean(str(loc[-1]), names)}"
+    if kind in EXPECTED:
+        expected = err.get("expected", [EXPECTED[kind]])
+        wanted = expected[0] if len(expected) == 1 else ", ".join(expected[:-1]) + " or " + expected[-1]
+        return f"expected {wanted}, got {describe(value)}"
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        choices = re.findall(r"'([^']*)'", expected)
+        return f"expected one of {expected}, got {describe(value)}{did_you_mean(str(value), choices)}"
+    if kind == "value_error":
+        return str(err.get("ctx", {}).get("error", err["msg"]))
+    msg = err["msg"]
+    return f"{msg[0].lower()}{msg[1:]}, got {describe(value)}"
+
+
+def _error_loc(err: dict[str, Any], data: Any) -> tuple[str | int, ...]:
+    """The error's path in the user's data: union members add their type name to pydantic's
+    loc ("str", "int", ...), which is not a key of the data, so parts the data lacks go, except
+    the last one of a missing key."""
+    loc: list[str | int] = []
+    parts = list(err["loc"])
+    for i, part in enumerate(parts):
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        elif not (err["type"] == "missing" and i == len(parts) - 1):
+            continue
+        loc.append(part)
+    return tuple(loc)
+
+
+def _merge_union_errors(errors: list[dict[str, Any]], data: Any) -> list[tuple[tuple[str | int, ...], dict[str, Any]]]:
+    """One error per location: a value that fits no member of `str | int | ...` is one mistake."""
+    merged: dict[tuple[str | int, ...], dict[str, Any]] = {}
+    for err in errors:
+        loc = _error_loc(err, data)
+        first = merged.get(loc)
+        if first is None:
+            merged[loc] = dict(err)
+        elif err["type"] in EXPECTED and first["type"] in EXPECTED:
+            first.setdefault("expected", [EXPECTED[first["type"]]]).append(EXPECTED[err["type"]])
+    return list(merged.items())
+
+
+def _format(
+    loc: tuple[str | int, ...],
+    err: dict[str, Any],
+    file: str,
+    lines: dict[tuple[str | int, ...], int],
+    overridden: dict[str, Any],
+    params_source: str,
+    param_names: dict[str, str],
+) -> str:
+    dotted = _dotted(loc)
+    for key in overridden:
+        if dotted == key or dotted.startswith(key + ".") or dotted.startswith(key + "["):
+            return f"{params_source} {param_names.get(key, key)} ({dotted}): {_message(err, loc)}"
+    probe = loc if err["type"] != "missing" else loc[:-1]
+    while probe and probe not in lines:
+        probe = probe[:-1]
+    line = lines.get(probe, 1)
+    return f"{file}:{line} {dotted or '(top level)'}: {_message(err, loc)}"
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    for key in keys[:-1]:
+        child = data.get(key)
+        if not isinstance(child, dict):
+            child = data[key] = {}
+        data = child
+    data[keys[-1]] = value
+
+
+def load(
+    path: str | Path = DEFAULT_FILE,
+    overrides: dict[str, Any] | None = None,
+    params_source: str = "params",
+    param_names: dict[str, str] | None = None,
+) -> LoadedConfig:
+    """Load `.mlci.yml` and apply step-param overrides (dotted key -> value) on top of it."""
+    path = Path(path)
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(
+            f"{file}: not found (looked in {path.resolve().parent}); create it (see docs/config.md) "
+            "or pass configFile"
+        ) from None
+    except (IsADirectoryError, UnicodeDecodeError, PermissionError) as err:
+        raise InputError(f"{file}: cannot read: {err}") from None
+    data, lines = parse_yaml(text, file)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError(f"{file}:1 (top level): expected a mapping of sections, got {describe(data)}")
+    merged = copy.deepcopy(data)
+    overrides = overrides or {}
+    for dotted, value in overrides.items():
+        _set(merged, dotted, value)
+    try:
+        config = Config.model_validate(merged, by_alias=True)
+    except ValidationError as exc:
+        errors = _merge_union_errors(list(exc.errors(include_url=False)), merged)  # type: ignore[arg-type]
+        errors.sort(key=lambda item: lines.get(item[0], 0))
+        messages = [
+            _format(loc, err, file, lines, overrides, params_source, param_names or {})
+            for loc, err in errors
+        ]
+        raise InputError(messages[0], messages[1:]) from None
+    return LoadedConfig(config=config, path=path, project_dir=path.parent, overridden=dict(overrides))
+
+
+# ---------------------------------------------------------------- show and schema
+
+SECRET_KEY = re.compile(r"(password|passwd|secret|token|api[_-]?key|credential)", re.IGNORECASE)
+URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@", re.IGNORECASE)
+
+
+def redacted(data: Any) -> Any:
+    """Config data with secret-looking values masked: keys named like secrets, URL passwords."""
+    if isinstance(data, dict):
+        return {
+            k: ("****" if SECRET_KEY.search(str(k)) and v not in (None, "") else redacted(v))
+            for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [redacted(v) for v in data]
+    if isinstance(data, str):
+        return URL_USERINFO.sub(r"\g<scheme>\g<user>:****@", data)
+    return data
+
+
+def effective(loaded: LoadedConfig) -> dict[str, Any]:
+    data: dict[str, Any] = loaded.config.model_dump(mode="json", by_alias=True)
+    result: dict[str, Any] = redacted(data)
+    return result
+
+
+def json_schema() -> dict[str, Any]:
+    schema = Config.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema

@@ -1,0 +1,170 @@
+"""The step protocol: `mlci <command> --params F --result R`.
+
+Reads the params file, validates it against the step's contract, loads `.mlci.yml` with the
+params on top, runs the step, and always writes the result file: status, one-line summary,
+outputs, reports and junit. Exit codes: 0 passed, 1 a gate failed, 2 bad input or config,
+3 infrastructure (an unexpected crash counts here, its traceback in the log).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from mlci import __version__, contracts, log
+from mlci.errors import EXIT_GATE_FAILED, EXIT_PASSED, InputError, MlciError
+
+Status = Literal["passed", "failed", "error"]
+
+
+@dataclass
+class StepResult:
+    """What a step returns; a failed gate is a result, not an exception."""
+
+    status: Literal["passed", "failed"]
+    summary: str
+    outputs: dict[str, Any] = field(default_factory=dict)
+    reports: list[Path] = field(default_factory=list)
+    junit: Path | None = None
+
+
+@dataclass
+class StepContext:
+    """What a step gets: its validated config, its options and where to put files."""
+
+    contract: contracts.Contract
+    loaded: Any  # config.LoadedConfig; typed loosely so this module imports no pydantic
+    options: dict[str, Any]
+    report_dir: Path
+    # Where child processes (pytest, training) write: the log by default, a file under `mlci run`.
+    output: IO[str] | None = None
+
+    @property
+    def config(self) -> Any:
+        return self.loaded.config
+
+    @property
+    def project_dir(self) -> Path:
+        path: Path = self.loaded.project_dir
+        return path
+
+
+def read_params(path: str | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: params file not found") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot read params file: {err.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path}:{err.lineno} invalid JSON: {err.msg}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object of step params, got {contracts.describe(data)}")
+    return data
+
+
+def prepare(contract: contracts.Contract, params: dict[str, Any], source: str) -> StepContext:
+    from mlci import config
+
+    checked = contracts.validate(contract, params, source)
+    log.set_verbose(bool(checked.options.get("verbose")))
+    names = {p.config: n for n, p in contract.params.items() if p.config}
+    loaded = config.load(checked.options["configFile"], checked.overrides, source, names)
+    report_dir = loaded.project_dir / "reports" / contract.command
+    return StepContext(contract, loaded, checked.options, report_dir)
+
+
+def _relative(path: Path) -> str:
+    # Result paths are relative to where the CLI ran (the workspace), for archiveArtifacts.
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def execute(
+    command: str,
+    params: dict[str, Any] | None = None,
+    params_file: str | None = None,
+    output: IO[str] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """Run one step on `params`, or on the params file; return its exit code and the result
+    document. Never raises."""
+    from mlci import steps
+
+    started = time.monotonic()
+    result: dict[str, Any] = {
+        "step": None,
+        "command": command,
+        "status": "error",
+        "exitCode": 3,
+        "summary": "",
+        "outputs": {},
+        "reports": [],
+        "junit": None,
+        "service": None,
+        "durationSeconds": 0.0,
+        "mlciVersion": __version__,
+    }
+    try:
+        contract = contracts.by_command(command)
+        result["step"] = contract.step
+        source = params_file or "params"
+        if params is None:
+            params = read_params(params_file)
+        ctx = prepare(contract, params, source)
+        ctx.output = output
+        outcome = steps.run(command, ctx)
+        result.update(
+            status=outcome.status,
+            exitCode=EXIT_PASSED if outcome.status == "passed" else EXIT_GATE_FAILED,
+            summary=outcome.summary,
+            outputs=outcome.outputs,
+            reports=[_relative(p) for p in outcome.reports],
+            junit=_relative(outcome.junit) if outcome.junit else None,
+        )
+    except MlciError as err:
+        result.update(exitCode=err.exit_code, summary=str(err))
+        result["service"] = getattr(err, "service", None)
+        log.error(str(err))
+        for line in err.details:
+            log.error(line)
+    except KeyboardInterrupt:
+        result.update(exitCode=3, summary="interrupted")
+    except Exception as err:  # the last line of defence: a crash is exit 3, never a pass
+        log.raw(traceback.format_exc())
+        result.update(
+            exitCode=3,
+            summary=f"unexpected {type(err).__name__} in mlci {command} (traceback in the log)",
+        )
+    result["durationSeconds"] = round(time.monotonic() - started, 3)
+    return result["exitCode"], log.redact_data(result)
+
+
+def write_result(path: str, result: dict[str, Any]) -> None:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(result, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    tmp.replace(target)  # never a half-written result for Groovy to read
+
+
+def run_step(
+    command: str, params: dict[str, Any] | None, params_file: str | None, result_file: str | None
+) -> tuple[int, dict[str, Any]]:
+    """A step as the CLI runs it: execute, write the result file, log the outcome."""
+    code, result = execute(command, params, params_file)
+    if result_file:
+        write_result(result_file, result)
+    status = {0: "passed", 1: "FAILED", 2: "bad input"}.get(code, "error")
+    log.info(f"{command} {status}: {result['summary']}")
+    return code, result
