@@ -61,7 +61,7 @@ class TestConfig(Section):
     )
     paths: list[str] = Field(["tests"], min_length=1, description="Test files or folders.")
     args: list[str] = Field([], description="Extra pytest arguments.")
-    timeout_minutes: int = Field(30, ge=1, description="A test run longer than this fails the stage.")
+    timeout_minutes: float = Field(30, gt=0, description="A test run longer than this fails the stage.")
 
 
 Scalar = str | int | float | bool
@@ -140,16 +140,18 @@ class Config(Section):
     model_config = ConfigDict(extra="forbid", strict=True, title="mlci configuration (.mlci.yml)")
 
     version: Literal[1] = Field(1, description="Schema version of this file.")
-    model: ModelConfig
-    mlflow: MlflowConfig = MlflowConfig()
-    data: DataConfig = DataConfig()
-    test: TestConfig = TestConfig()
-    training: TrainingConfig = TrainingConfig()
-    validate_: ValidateConfig = Field(ValidateConfig(), alias="validate")
-    image: ImageConfig = ImageConfig()
+    model: ModelConfig = Field(description="The model this repository trains and ships.")
+    mlflow: MlflowConfig = Field(MlflowConfig(), description="Tracking server and registry.")
+    data: DataConfig = Field(DataConfig(), description="Data files and their expectation suite.")
+    test: TestConfig = Field(TestConfig(), description="The `test` stage: the repository's pytest suite.")
+    training: TrainingConfig = Field(TrainingConfig(), description="The training command and its parameters.")
+    validate_: ValidateConfig = Field(
+        ValidateConfig(), alias="validate", description="Gates a candidate must pass against the champion."
+    )
+    image: ImageConfig = Field(ImageConfig(), description="The Docker image that serves the model.")
     deploy: list[DeployTarget] = Field([], description="Deploy targets, in pipeline order.")
-    monitoring: MonitoringConfig = MonitoringConfig()
-    pipeline: PipelineConfig = PipelineConfig()
+    monitoring: MonitoringConfig = Field(MonitoringConfig(), description="Live metrics, drift and retraining.")
+    pipeline: PipelineConfig = Field(PipelineConfig(), description="How the stages run.")
 
     @model_validator(mode="after")
     def _unique_targets(self) -> Config:

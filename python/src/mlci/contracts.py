@@ -45,6 +45,7 @@ class Param:
     default: Any = None
     required: bool = False
     config: str | None = None  # dotted .mlci.yml key this param overrides
+    items: str | None = None  # element type of a list param
     scope: str = "cli"  # "groovy" params are the runner's and never reach a step
 
 
@@ -90,6 +91,7 @@ def _param(name: str, raw: dict[str, Any]) -> Param:
         required=raw.get("required", False),
         config=raw.get("config"),
         scope=raw.get("scope", "cli"),
+        items=raw.get("items"),
     )
 
 
@@ -165,9 +167,13 @@ def validate(contract: Contract, given: dict[str, Any], source: str) -> StepPara
             continue
         value = given[name]
         if not _type_ok(value, param.type):
-            errors.append(
-                f"{source} {name}: expected {TYPE_NAMES[param.type]}, got {describe(value)}"
-            )
+            errors.append(f"{source} {name}: expected {TYPE_NAMES[param.type]}, got {describe(value)}")
+        elif param.items:
+            for i, item in enumerate(value):
+                if not _type_ok(item, param.items):
+                    errors.append(
+                        f"{source} {name}[{i}]: expected {TYPE_NAMES[param.items]}, got {describe(item)}"
+                    )
     if errors:
         raise InputError(errors[0], errors[1:])
     overrides: dict[str, Any] = {}

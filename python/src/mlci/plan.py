@@ -28,8 +28,11 @@ class Stage:
 STAGES: tuple[Stage, ...] = (Stage("test", "mlTest", lambda c: c.test.enabled),)
 
 
-def build(config: Config, only: Sequence[str] | None = None, stages: Sequence[Stage] = STAGES) -> list[dict[str, Any]]:
+def build(
+    config: Config, only: Sequence[str] | None = None, stages: Sequence[Stage] | None = None
+) -> list[dict[str, Any]]:
     """The enabled stages as plain data: name, step, kind (run | approval), params."""
+    stages = STAGES if stages is None else stages
     if only:
         known = [s.name for s in stages]
         for name in only:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import shlex
 import shutil
 import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 
@@ -22,6 +21,7 @@ from mlci.reports import junit_counts
 PYTEST_INTERNAL_ERROR = 3
 PYTEST_USAGE_ERROR = 4
 PYTEST_NO_TESTS = 5
+STDERR_FD = 2
 
 
 def run(ctx: StepContext) -> StepResult:
@@ -39,7 +39,8 @@ def run(ctx: StepContext) -> StepResult:
     argv = [executable, *cfg.command[1:], *cfg.paths, *cfg.args, f"--junitxml={junit.resolve()}"]
     log.info(f"running {shlex.join(argv)} in {project}")
     started = time.monotonic()
-    output = ctx.output or sys.stderr
+    # pytest's own output goes to the log (fd 2, whatever sys.stderr is now) or the stage's log file.
+    output = ctx.output if ctx.output is not None else STDERR_FD
     try:
         proc = subprocess.run(
             argv, cwd=project, stdout=output, stderr=subprocess.STDOUT, timeout=cfg.timeout_minutes * 60

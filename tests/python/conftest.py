@@ -1,0 +1,53 @@
+"""Shared fixtures: a model project on disk and the real `mlci` console script."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MLCI = Path(sys.executable).parent / "mlci"
+
+MINIMAL = """\
+version: 1
+model:
+  name: demo
+  task: classification
+test:
+  paths: [tests]
+"""
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A model repository with a minimal `.mlci.yml` and one passing test; the cwd."""
+    write(tmp_path / ".mlci.yml", MINIMAL)
+    write(tmp_path / "tests" / "test_model.py", "def test_ok():\n    assert 1 + 1 == 2\n")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def mlci(project: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run the installed `mlci` console script in the project, as Jenkins would."""
+
+    def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        full_env = {**os.environ, "PATH": f"{MLCI.parent}{os.pathsep}{os.environ['PATH']}", **(env or {})}
+        full_env.pop("JENKINS_URL", None)
+        return subprocess.run(
+            [str(MLCI), *args], cwd=cwd or project, env=full_env, capture_output=True, text=True, timeout=120
+        )
+
+    return run

@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import write
+
+from mlci import config
+from mlci.errors import InputError
+
+
+def error_of(path: Path, overrides: dict[str, object] | None = None) -> InputError:
+    with pytest.raises(InputError) as info:
+        config.load(path, overrides, params_source="params.json", param_names={"test.paths": "paths"})
+    return info.value
+
+
+def test_minimal_file_gets_every_default(tmp_path: Path) -> None:
+    path = write(tmp_path / ".mlci.yml", "model:\n  name: churn\n  task: classification\n")
+    loaded = config.load(path)
+    assert loaded.config.model.name == "churn"
+    assert loaded.config.test.command == ["python", "-m", "pytest"]
+    assert loaded.config.image.base_image == "python:3.11-slim"
+    assert loaded.config.monitoring.drift.psi_drift == 0.25
+    assert loaded.project_dir == tmp_path
+
+
+def test_wrong_type_names_file_line_and_key_path(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / ".mlci.yml",
+        """\
+        model:
+          name: churn
+          task: classification
+        validate:
+          thresholds:
+            accuracy:
+              threshold: high
+        """,
+    )
+    assert str(error_of(path)) == f"{path}:7 validate.thresholds.accuracy.threshold: expected a number, got 'high'"
+
+
+def test_unknown_key_is_an_error_with_did_you_mean(tmp_path: Path) -> None:
+    path = write(tmp_path / ".mlci.yml", "model:\n  name: churn\n  task: classification\nvalidate:\n  tresholds: {}\n")
+    assert str(error_of(path)) == f"{path}:5 validate.tresholds: unknown key; did you mean 'thresholds'?"
+
+
+def test_unknown_top_level_section(tmp_path: Path) -> None:
+    path = write(tmp_path / ".mlci.yml", "model:\n  name: churn\n  task: classification\nmonitor: {}\n")
+    assert str(error_of(path)) == f"{path}:4 monitor: unknown key; did you mean 'monitoring'?"
+
+
+def test_missing_required_key_points_at_its_parent(tmp_path: Path) -> None:
+    path = write(tmp_path / ".mlci.yml", "version: 1\nmodel:\n  task: regression\n")
+    assert str(error_of(path)) == f"{path}:2 model.name: required key missing"
+
+
+def test_missing_model_section(tmp_path: Path) -> None:
+    path = write(tmp_path / ".mlci.yml", "version: 1\n")
+    assert str(error_of(path)) == f"{path}:1 model: required key missing"
+
+
+def test_empty_file_is_missing_model(tmp_path: Path) -> None:
+    path = write(tmp_path / ".mlci.yml", "")
+    assert "model: required key missing" in str(error_of(path))
+
+
+def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path / ".mlci.yml", "model:\n  name: churn\n  task: [classification\n")
+    message = str(error_of(path))
+    assert message.startswith(f"{path}:")
+    assert "invalid YAML" in message
+
+
+def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
+    path = write(tmp_path / ".mlci.yml", "- model\n")
+    assert str(error_of(path)) == f"{path}:1 (top level): expected a mapping of sections, got a list"
+
+
+def test_duplicate_keys_are_errors_not_last_one_wins(tmp_path: Path) -> None:
+    path = write(tmp_path / ".mlci.yml", "model:\n  name: a\n  task: regression\n  name: b\n")
+    assert str(error_of(path)) == f"{path}:4 model.name: duplicate key (first at line 2)"
+
+
+def test_literal_gets_choices_and_hint(tmp_path: Path) -> None:
+    path = write(tmp_path / ".mlci.yml", "model:\n  name: a\n  task: clasification\n")
+    assert str(error_of(path)) == (
+        f"{path}:3 model.task: expected one of 'classification' or 'regression', got 'clasification'; "
+        "did you mean 'classification'?"
+    )
+
+
+def test_strict_types_reject_quoted_numbers(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / ".mlci.yml",
+        "model:\n  name: a\n  task: regression\nvalidate:\n  thresholds:\n    rmse:\n      threshold: '0.5'\n",
+    )
+    assert "expected a number, got '0.5'" in str(error_of(path))
+
+
+def test_union_mismatch_is_one_error(tmp_path: Path) -> None:
+    path = write(tmp_path / ".mlci.yml", "model:\n  name: a\n  task: regression\ntraining:\n  params:\n    lr: [1]\n")
+    err = error_of(path)
+    assert str(err) == f"{path}:6 training.params.lr: expected a string, an integer, a number or true or false, got a list"
+    assert err.details == []
+
+
+def test_every_error_is_reported_in_line_order(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / ".mlci.yml",
+        """\
+        model:
+          name: a
+          task: nope
+        test:
+          paths: tests
+        deploy:
+          - name: prod
+            type: ansible
+            environment: prod
+        """,
+    )
+    err = error_of(path)
+    lines = [str(err), *err.details]
+    assert [line.split(" ")[0] for line in lines] == [f"{path}:3", f"{path}:5", f"{path}:9"]
+    assert lines[2].startswith(f"{path}:9 deploy[0].environment: expected one of 'staging' or 'production'")
+
+
+def test_validator_message_is_kept(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / ".mlci.yml",
+        "model:\n  name: a\n  task: regression\nvalidate:\n  thresholds:\n    rmse:\n      greater_is_better: false\n",
+    )
+    assert str(error_of(path)) == (
+        f"{path}:6 validate.thresholds.rmse: set at least one of threshold, min_absolute_change, min_relative_change"
+    )
+
+
+def test_duplicate_deploy_targets(tmp_path: Path) -> None:
+    target = "  - {name: web, type: ansible, environment: staging}\n"
+    path = write(tmp_path / ".mlci.yml", "model:\n  name: a\n  task: regression\ndeploy:\n" + target + target)
+    assert "deploy target names must be unique; repeated: web" in str(error_of(path))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    message = str(error_of(tmp_path / "nope.yml"))
+    assert message.startswith(f"{tmp_path / 'nope.yml'}: not found")
+
+
+def test_precedence_defaults_file_params(tmp_path: Path) -> None:
+    path = write(tmp_path / ".mlci.yml", "model:\n  name: a\n  task: regression\ntest:\n  paths: [from-file]\n")
+    assert config.load(path).config.test.paths == ["from-file"]
+    assert config.load(path, {"test.paths": ["from-params"]}).config.test.paths == ["from-params"]
+    assert config.load(path).config.test.timeout_minutes == 30  # the built-in default
+    assert config.load(path, {"test.timeout_minutes": 2}).config.test.timeout_minutes == 2
+
+
+def test_override_creates_missing_sections(tmp_path: Path) -> None:
+    path = write(tmp_path / ".mlci.yml", "model:\n  name: a\n  task: regression\n")
+    loaded = config.load(path, {"pipeline.continuous_deployment": True})
+    assert loaded.config.pipeline.continuous_deployment is True
+
+
+def test_bad_override_names_the_param_not_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path / ".mlci.yml", "model:\n  name: a\n  task: regression\n")
+    assert str(error_of(path, {"test.paths": []})) == (
+        "params.json paths (test.paths): list should have at least 1 item after validation, not 0, got a list"
+    )
+
+
+def test_show_redacts_secrets(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / ".mlci.yml",
+        """\
+        model: {name: a, task: regression}
+        mlflow: {tracking_uri: "https://bot:hunter22@mlflow.example:5000"}
+        training:
+          params: {api_token: abc123, depth: 3}
+        """,
+    )
+    shown = config.effective(config.load(path))
+    assert shown["mlflow"]["tracking_uri"] == "https://bot:****@mlflow.example:5000"
+    assert shown["training"]["params"] == {"api_token": "****", "depth": 3}
+    assert "validate" in shown and "validate_" not in shown
+
+
+def test_json_schema_is_closed_and_complete() -> None:
+    schema = config.json_schema()
+    assert schema["additionalProperties"] is False
+    assert schema["required"] == ["model"]
+    assert {"model", "data", "training", "validate", "image", "deploy", "monitoring", "pipeline"} <= set(
+        schema["properties"]
+    )
