@@ -58,15 +58,23 @@ def test_config_show_redacts(mlci: Mlci, project: Path) -> None:
 
 MALFORMED = {
     "bad YAML": ("model:\n  name: demo\n   task: x\n", ".mlci.yml:3: invalid YAML"),
-    "unknown key": ("model:\n  name: demo\n  task: regression\ntset: {}\n", ".mlci.yml:4 tset: unknown key; did you mean 'test'?"),
-    "wrong type": ("model:\n  name: demo\n  task: regression\ntest:\n  enabled: maybe\n", ".mlci.yml:5 test.enabled: expected true or false, got 'maybe'"),
+    "unknown key": (
+        "model:\n  name: demo\n  task: regression\ntset: {}\n",
+        ".mlci.yml:4 tset: unknown key; did you mean 'test'?",
+    ),
+    "wrong type": (
+        "model:\n  name: demo\n  task: regression\ntest:\n  enabled: maybe\n",
+        ".mlci.yml:5 test.enabled: expected true or false, got 'maybe'",
+    ),
     "missing required key": ("model:\n  task: regression\n", ".mlci.yml:1 model.name: required key missing"),
 }
 
 
 @pytest.mark.parametrize("case", MALFORMED)
 @pytest.mark.parametrize("command", [["config", "show"], ["plan"], ["test"], ["run"]])
-def test_malformed_config_exits_2_naming_file_line_key(mlci: Mlci, project: Path, case: str, command: list[str]) -> None:
+def test_malformed_config_exits_2_naming_file_line_key(
+    mlci: Mlci, project: Path, case: str, command: list[str]
+) -> None:
     text, message = MALFORMED[case]
     (project / ".mlci.yml").write_text(text)
     proc = mlci(*command)

@@ -3,8 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import write
 
+from conftest import write
 from mlci import config
 from mlci.errors import InputError
 
@@ -102,7 +102,9 @@ def test_strict_types_reject_quoted_numbers(tmp_path: Path) -> None:
 def test_union_mismatch_is_one_error(tmp_path: Path) -> None:
     path = write(tmp_path / ".mlci.yml", "model:\n  name: a\n  task: regression\ntraining:\n  params:\n    lr: [1]\n")
     err = error_of(path)
-    assert str(err) == f"{path}:6 training.params.lr: expected a string, an integer, a number or true or false, got a list"
+    assert (
+        str(err) == f"{path}:6 training.params.lr: expected a string, an integer, a number or true or false, got a list"
+    )
     assert err.details == []
 
 

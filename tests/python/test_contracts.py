@@ -6,9 +6,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from conftest import REPO
 from mlci import config, contracts
 from mlci.errors import InputError
-from conftest import REPO
 
 
 def config_field_exists(dotted: str) -> bool:

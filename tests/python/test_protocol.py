@@ -13,8 +13,19 @@ from mlci import protocol, steps
 from mlci.errors import InfrastructureError
 from mlci.protocol import StepResult
 
-RESULT_KEYS = {"step", "command", "status", "exitCode", "summary", "outputs", "reports", "junit", "service",
-               "durationSeconds", "mlciVersion"}
+RESULT_KEYS = {
+    "step",
+    "command",
+    "status",
+    "exitCode",
+    "summary",
+    "outputs",
+    "reports",
+    "junit",
+    "service",
+    "durationSeconds",
+    "mlciVersion",
+}
 
 Mlci = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -102,7 +113,7 @@ def test_infrastructure_error_names_the_service(project: Path, monkeypatch: pyte
 def test_secrets_never_reach_result_or_log(
     project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    secret = "s3cr3t-Pa55word"
+    secret = "s3cr3t-Pa55word"  # noqa: S105 (a fake secret, to prove it is masked)
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", secret)
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "tok-123456")
 
@@ -113,7 +124,7 @@ def test_secrets_never_reach_result_or_log(
         return StepResult("failed", f"auth failed for {secret}", {"url": f"http://u:{secret}@h", "t": ["tok-123456"]})
 
     monkeypatch.setattr(steps, "run", leaky)
-    code, result = protocol.execute("test", {})
+    _code, result = protocol.execute("test", {})
     protocol.write_result("r.json", result)
     written = Path("r.json").read_text()
     assert secret not in written and "tok-123456" not in written

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import pty
 import subprocess
@@ -10,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import MLCI, write
 
+from conftest import MLCI, write
 from mlci import plan, run
 
 Mlci = Callable[..., subprocess.CompletedProcess[str]]
@@ -66,10 +67,12 @@ def test_in_a_terminal_output_goes_to_a_log_shown_on_failure(project: Path) -> N
     assert "\r\x1b[K" in screen  # the live status line was drawn and cleared
 
 
-def test_approval_without_yes_stops(project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_approval_without_yes_stops(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     gated = plan.Stage("test", "mlTest", lambda c: True, needs_approval=lambda c: True)
     monkeypatch.setattr(plan, "STAGES", (gated,))
-    monkeypatch.setattr(sys, "stdin", open(os.devnull))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # not a terminal: nobody to ask
     assert run.run(".mlci.yml", None, yes=False) == 1
     out = capsys.readouterr().out
     assert "approve-test  stopped" in out and "test          not run" in out

@@ -15,7 +15,9 @@ HEAVY = {"mlflow", "great_expectations", "pandas", "scipy", "sklearn", "docker",
 def modules_after(code: str) -> set[str]:
     out = subprocess.run(
         [sys.executable, "-c", f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return {name.split(".")[0] for name in json.loads(out)}
 

@@ -40,9 +40,7 @@ class ModelConfig(Section):
 
 
 class MlflowConfig(Section):
-    tracking_uri: str | None = Field(
-        None, description="MLflow tracking URI; default: the MLFLOW_TRACKING_URI env var."
-    )
+    tracking_uri: str | None = Field(None, description="MLflow tracking URI; default: the MLFLOW_TRACKING_URI env var.")
     registry_uri: str | None = Field(None, description="Model registry URI when not the tracking one.")
     experiment: str | None = Field(None, description="Experiment for training runs; default: model name.")
 
@@ -180,16 +178,14 @@ def _lines(node: yaml.Node, path: tuple[str | int, ...], out: dict[tuple[str | i
             key = key_node.value
             line = key_node.start_mark.line + 1
             if key in seen:
-                raise InputError(
-                    f"{file}:{line} {_dotted(path + (key,))}: duplicate key (first at line {seen[key]})"
-                )
+                raise InputError(f"{file}:{line} {_dotted((*path, key))}: duplicate key (first at line {seen[key]})")
             seen[key] = line
-            out[path + (key,)] = line
-            _lines(value_node, path + (key,), out, file)
+            out[(*path, key)] = line
+            _lines(value_node, (*path, key), out, file)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            out[path + (i,)] = item.start_mark.line + 1
-            _lines(item, path + (i,), out, file)
+            out[(*path, i)] = item.start_mark.line + 1
+            _lines(item, (*path, i), out, file)
 
 
 def parse_yaml(text: str, file: str) -> tuple[Any, dict[tuple[str | int, ...], int]]:
@@ -289,9 +285,9 @@ def _error_loc(err: dict[str, Any], data: Any) -> tuple[str | int, ...]:
     loc: list[str | int] = []
     parts = list(err["loc"])
     for i, part in enumerate(parts):
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+        if (isinstance(data, dict) and part in data) or (
+            isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
+        ):
             data = data[part]
         elif not (err["type"] == "missing" and i == len(parts) - 1):
             continue
@@ -358,8 +354,7 @@ def load(
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(
-            f"{file}: not found (looked in {path.resolve().parent}); create it (see docs/config.md) "
-            "or pass configFile"
+            f"{file}: not found (looked in {path.resolve().parent}); create it (see docs/config.md) or pass configFile"
         ) from None
     except (IsADirectoryError, UnicodeDecodeError, PermissionError) as err:
         raise InputError(f"{file}: cannot read: {err}") from None
@@ -377,10 +372,7 @@ def load(
     except ValidationError as exc:
         errors = _merge_union_errors(list(exc.errors(include_url=False)), merged)  # type: ignore[arg-type]
         errors.sort(key=lambda item: lines.get(item[0], 0))
-        messages = [
-            _format(loc, err, file, lines, overrides, params_source, param_names or {})
-            for loc, err in errors
-        ]
+        messages = [_format(loc, err, file, lines, overrides, params_source, param_names or {}) for loc, err in errors]
         raise InputError(messages[0], messages[1:]) from None
     return LoadedConfig(config=config, path=path, project_dir=path.parent, overridden=dict(overrides))
 
@@ -395,8 +387,7 @@ def redacted(data: Any) -> Any:
     """Config data with secret-looking values masked: keys named like secrets, URL passwords."""
     if isinstance(data, dict):
         return {
-            k: ("****" if SECRET_KEY.search(str(k)) and v not in (None, "") else redacted(v))
-            for k, v in data.items()
+            k: ("****" if SECRET_KEY.search(str(k)) and v not in (None, "") else redacted(v)) for k, v in data.items()
         }
     if isinstance(data, list):
         return [redacted(v) for v in data]

@@ -98,10 +98,7 @@ def _param(name: str, raw: dict[str, Any]) -> Param:
 @functools.cache
 def credential_catalog() -> dict[str, Credential]:
     raw = _read(COMMON_FILE)["credentials"]
-    return {
-        name: Credential(name, c["type"], dict(c["env"]), c["description"])
-        for name, c in raw.items()
-    }
+    return {name: Credential(name, c["type"], dict(c["env"]), c["description"]) for name, c in raw.items()}
 
 
 @functools.cache
@@ -171,15 +168,13 @@ def validate(contract: Contract, given: dict[str, Any], source: str) -> StepPara
         elif param.items:
             for i, item in enumerate(value):
                 if not _type_ok(item, param.items):
-                    errors.append(
-                        f"{source} {name}[{i}]: expected {TYPE_NAMES[param.items]}, got {describe(item)}"
-                    )
+                    errors.append(f"{source} {name}[{i}]: expected {TYPE_NAMES[param.items]}, got {describe(item)}")
     if errors:
         raise InputError(errors[0], errors[1:])
     overrides: dict[str, Any] = {}
     options: dict[str, Any] = {}
     for name, param in contract.params.items():
-        if param.scope == "groovy" or name not in given and param.default is None:
+        if param.scope == "groovy" or (name not in given and param.default is None):
             continue
         value = given.get(name, param.default)
         if param.config:

@@ -55,11 +55,25 @@ def step_markdown(c: contracts.Contract) -> str:
             f"| `{p.name}` | {_ptype(p)} | {'yes' if p.required else 'no'} | {_default(p)} | {p.description}{where} |"
         )
     if c.credentials:
-        lines += ["", "## Credentials", "", "| parameter | Jenkins credential type | bound to env |", "| --- | --- | --- |"]
+        lines += [
+            "",
+            "## Credentials",
+            "",
+            "| parameter | Jenkins credential type | bound to env |",
+            "| --- | --- | --- |",
+        ]
         for cred in c.credentials.values():
             env = ", ".join(f"`{v}`" for v in cred.env.values())
             lines.append(f"| `{cred.name}` | {cred.type} | {env} |")
-    lines += ["", "## Outputs", "", "The step returns a Map with:", "", "| key | type | description |", "| --- | --- | --- |"]
+    lines += [
+        "",
+        "## Outputs",
+        "",
+        "The step returns a Map with:",
+        "",
+        "| key | type | description |",
+        "| --- | --- | --- |",
+    ]
     for name, out in c.outputs.items():
         lines.append(f"| `{name}` | {out['type']} | {out['description']} |")
     lines += [
@@ -134,7 +148,7 @@ def _type(prop: dict[str, Any], defs: dict[str, Any]) -> str:
     if kind == "object":
         extra = prop.get("additionalProperties")
         return f"mapping of {_type(extra, defs)}" if isinstance(extra, dict) else "mapping"
-    return {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean"}.get(kind, kind)
+    return str(kind)
 
 
 def _ref_name(prop: dict[str, Any]) -> str | None:
@@ -159,7 +173,7 @@ def config_markdown() -> str:
         "",
         "One file in the model repository configures every stage. Precedence: built-in defaults <",
         "`.mlci.yml` < step parameters. Unknown keys are errors (with a did-you-mean), values are",
-        "strictly typed (a quoted `\"0.8\"` is not a number), and every error names the file, the",
+        'strictly typed (a quoted `"0.8"` is not a number), and every error names the file, the',
         "line and the key path, e.g. `.mlci.yml:14 validate.thresholds.accuracy.threshold: expected",
         "a number, got 'high'` (exit 2). `mlci config show` prints the effective config,",
         "`mlci config schema` its JSON Schema (for editor completion).",

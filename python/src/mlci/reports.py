@@ -21,7 +21,8 @@ class JUnitCounts:
 
 def junit_counts(path: Path) -> JUnitCounts:
     """Totals over every <testsuite> in a JUnit XML file (root <testsuites> or <testsuite>)."""
-    root = ET.parse(path).getroot()
+    # Our own report file, written by the pytest we just ran; expat here refuses entity expansion.
+    root = ET.parse(path).getroot()  # noqa: S314
     suites = [root] if root.tag == "testsuite" else root.iter("testsuite")
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for suite in suites:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from conftest import write
-
 from mlci import protocol
 
 
@@ -16,7 +15,9 @@ def run(params: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
 
 
 def test_counts_and_junit(project: Path) -> None:
-    write(project / "tests" / "test_more.py", """\
+    write(
+        project / "tests" / "test_more.py",
+        """\
         import pytest
 
         def test_a():
@@ -25,11 +26,16 @@ def test_counts_and_junit(project: Path) -> None:
         @pytest.mark.skip(reason="later")
         def test_b():
             pass
-        """)
+        """,
+    )
     code, result = run()
     assert code == 0
     assert result["outputs"] | {"durationSeconds": 0} == {
-        "tests": 3, "failures": 0, "errors": 0, "skipped": 1, "durationSeconds": 0
+        "tests": 3,
+        "failures": 0,
+        "errors": 0,
+        "skipped": 1,
+        "durationSeconds": 0,
     }
     assert (project / "reports" / "test" / "junit.xml").is_file()
     assert result["summary"].startswith("2 passed, 0 failed, 0 errors, 1 skipped (tests, ")
@@ -87,7 +93,7 @@ def test_command_without_pytest_is_bad_input(project: Path) -> None:
 def test_stale_junit_never_counts(project: Path) -> None:
     stale = project / "reports" / "test" / "junit.xml"
     write(stale, '<testsuites><testsuite tests="9" failures="0" errors="0" skipped="0"/></testsuites>')
-    code, result = run({"command": [sys.executable, "-c", "import sys; sys.exit(0)"]})
+    code, _result = run({"command": [sys.executable, "-c", "import sys; sys.exit(0)"]})
     assert code == 2 and not stale.exists()
 
 

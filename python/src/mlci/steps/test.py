@@ -46,9 +46,7 @@ def run(ctx: StepContext) -> StepResult:
             argv, cwd=project, stdout=output, stderr=subprocess.STDOUT, timeout=cfg.timeout_minutes * 60
         )
     except subprocess.TimeoutExpired:
-        return StepResult(
-            "failed", f"tests did not finish within {cfg.timeout_minutes} min (test.timeout_minutes)"
-        )
+        return StepResult("failed", f"tests did not finish within {cfg.timeout_minutes} min (test.timeout_minutes)")
     duration = round(time.monotonic() - started, 2)
     code = proc.returncode
     if code == PYTEST_USAGE_ERROR:
