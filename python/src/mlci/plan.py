@@ -49,3 +49,9 @@ def build(
             plan.append({"name": f"approve-{stage.name}", "step": None, "kind": "approval", "params": approval})
         plan.append({"name": stage.name, "step": stage.step, "kind": "run", "params": stage.params(config)})
     return plan
+
+
+def describe(stages: list[dict[str, Any]]) -> str:
+    """`2 stages: test, deploy` for log lines and summaries."""
+    names = ", ".join(s["name"] for s in stages) or "none"
+    return f"{len(stages)} stage{'' if len(stages) == 1 else 's'}: {names}"

@@ -53,7 +53,7 @@ def run(config_file: str, only: Sequence[str] | None, yes: bool) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, str, float, str]] = []
     code = EXIT_PASSED
-    log.info(f"{len(stages)} stages for model {loaded.config.model.name}: {', '.join(s['name'] for s in stages)}")
+    log.info(f"model {loaded.config.model.name}, {plan.describe(stages)}")
     for stage in stages:
         started = time.monotonic()
         if stage["kind"] == "approval":

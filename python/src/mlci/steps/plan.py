@@ -8,5 +8,4 @@ from mlci.protocol import StepContext, StepResult
 
 def run(ctx: StepContext) -> StepResult:
     stages = plan.build(ctx.config, ctx.options.get("stages"))
-    names = ", ".join(s["name"] for s in stages) or "none"
-    return StepResult("passed", f"{len(stages)} stages: {names}", {"stages": stages})
+    return StepResult("passed", plan.describe(stages), {"stages": stages})

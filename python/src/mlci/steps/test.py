@@ -37,7 +37,7 @@ def run(ctx: StepContext) -> StepResult:
     junit = ctx.report_dir / "junit.xml"
     junit.unlink(missing_ok=True)  # a stale report must never stand in for this run
     argv = [executable, *cfg.command[1:], *cfg.paths, *cfg.args, f"--junitxml={junit.resolve()}"]
-    log.info(f"running {shlex.join(argv)} in {project}")
+    log.info(f"running {shlex.join(argv)} in {project.resolve()}")
     started = time.monotonic()
     # pytest's own output goes to the log (fd 2, whatever sys.stderr is now) or the stage's log file.
     output = ctx.output if ctx.output is not None else STDERR_FD
