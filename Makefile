@@ -14,7 +14,7 @@ VENV := python/.venv
 MLCI := $(VENV)/bin/mlci
 UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo $(CACHE)/tools/bin/uv)
-APT_PACKAGES := groovy junit4 openjdk-17-jdk-headless python3-venv nodejs npm git ca-certificates
+APT_PACKAGES := groovy junit4 openjdk-17-jdk-headless python3-venv git ca-certificates
 EXAMPLE := examples/churn
 
 .PHONY: help setup setup-python setup-groovy test test-python test-groovy lint docs demo bench clean
@@ -30,6 +30,7 @@ help:
 $(CACHE)/apt.stamp:
 	@mkdir -p $(CACHE)
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -68,7 +69,7 @@ test-python: setup-python
 	$(VENV)/bin/python -m pytest -q
 
 test-groovy: setup-groovy setup-python
-	MLCI_CLI=$(CURDIR)/$(MLCI) tests/groovy/run.sh
+	MLCI_CLI=$(CURDIR)/$(MLCI) tests/groovy/run.sh --e2e
 
 lint: setup
 	$(VENV)/bin/ruff check python/src tests bench $(EXAMPLE)
