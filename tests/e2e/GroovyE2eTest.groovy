@@ -87,7 +87,8 @@ class GroovyE2eTest {
         new File(ws, '.mlci.yml').text = 'version: 1\nmodel:\n  name: demo\n  task: classification\ntest:\n  paths: 42\n'
         Harness h = harness()
         String message = failure(h) { h.step('mlTest') }
-        assert message.startsWith('[mlTest] invalid input or configuration: '): message
+        assert message == '[mlTest] invalid input or configuration: .mlci.yml:6 test.paths: expected a list, got 42 ' +
+            '(see docs/steps/mlTest.md)'
     }
 
     @Test
