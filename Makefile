@@ -14,7 +14,8 @@ VENV := python/.venv
 MLCI := $(VENV)/bin/mlci
 UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo $(CACHE)/tools/bin/uv)
-APT_PACKAGES := groovy junit4 openjdk-17-jdk-headless python3-venv git ca-certificates
+APT_PACKAGES := groovy junit4 openjdk-17-jdk-headless python3-venv git ca-certificates \
+  docker.io docker-registry prometheus prometheus-pushgateway mmdebstrap
 EXAMPLE := examples/churn
 
 .PHONY: help setup setup-python setup-groovy test test-python test-groovy lint docs demo bench clean

@@ -11,6 +11,10 @@ from pathlib import Path
 
 import pytest
 
+# Fixtures that start real services (MLflow server, dockerd and a registry, Pushgateway...),
+# one module each under tests/python/services/.
+pytest_plugins: list[str] = []
+
 REPO = Path(__file__).resolve().parents[2]
 MLCI = Path(sys.executable).parent / "mlci"
 
