@@ -1,8 +1,10 @@
-"""Reading the JUnit XML that tools (pytest) write, for step outputs and summaries."""
+"""Reports shared by the steps: JUnit XML (read and write) and a small self-contained HTML page."""
 
 from __future__ import annotations
 
+import html
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,3 +31,78 @@ def junit_counts(path: Path) -> JUnitCounts:
         for key in totals:
             totals[key] += int(suite.get(key, "0"))
     return JUnitCounts(**totals)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One gate check: a JUnit testcase, a row in the HTML and Markdown reports."""
+
+    name: str
+    passed: bool
+    message: str = ""  # one line: what was observed against what was required
+    details: str = ""  # longer text for the failure body
+    seconds: float = 0.0
+
+
+def write_junit(path: Path, suite: str, checks: Sequence[Check]) -> Path:
+    """One <testcase> per check, failures carrying their message; Jenkins' JUnit plugin reads it."""
+    failures = sum(not c.passed for c in checks)
+    root = ET.Element("testsuites", name=suite, tests=str(len(checks)), failures=str(failures))
+    suite_el = ET.SubElement(
+        root,
+        "testsuite",
+        name=suite,
+        tests=str(len(checks)),
+        failures=str(failures),
+        errors="0",
+        skipped="0",
+        time=f"{sum(c.seconds for c in checks):.3f}",
+    )
+    for check in checks:
+        case = ET.SubElement(suite_el, "testcase", classname=suite, name=check.name, time=f"{check.seconds:.3f}")
+        if not check.passed:
+            failure = ET.SubElement(case, "failure", message=check.message)
+            failure.text = check.details or check.message
+        elif check.message:
+            ET.SubElement(case, "system-out").text = check.message
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    return path
+
+
+STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:70em;color:#222;padding:0 1em}
+h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em}table{border-collapse:collapse;margin:.5em 0}
+th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}th{background:#f4f4f4}
+.pass{color:#11772b;font-weight:600}.fail{color:#b3261e;font-weight:600}code{background:#f4f4f4;padding:0 .2em}
+"""
+
+
+def html_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """An HTML table; cell text is escaped, except cells given as `Markup`."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+class Markup(str):
+    """Text already in HTML (a status badge, an inline SVG plot): not escaped again."""
+
+
+def status(passed: bool) -> Markup:
+    return Markup('<span class="pass">passed</span>' if passed else '<span class="fail">FAILED</span>')
+
+
+def _cell(value: object) -> str:
+    return value if isinstance(value, Markup) else html.escape(str(value))
+
+
+def write_html(path: Path, title: str, body: str) -> Path:
+    """A self-contained page (no external CSS or scripts: Jenkins' CSP blocks them)."""
+    page = (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>\n"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path
