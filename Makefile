@@ -15,10 +15,10 @@ MLCI := $(VENV)/bin/mlci
 UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo $(CACHE)/tools/bin/uv)
 APT_PACKAGES := groovy junit4 openjdk-17-jdk-headless python3-venv git ca-certificates \
-  docker.io docker-registry prometheus prometheus-pushgateway mmdebstrap
+  docker.io docker-registry prometheus prometheus-pushgateway mmdebstrap haproxy openssh-server
 EXAMPLE := examples/churn
 
-.PHONY: help setup setup-python setup-groovy test test-python test-groovy lint docs demo bench clean
+.PHONY: help setup setup-python setup-groovy test test-python test-groovy lint docs demo demo-services bench clean
 
 help:
 	@echo "make demo    run the pipeline (mlci run) on $(EXAMPLE)"
@@ -77,6 +77,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check python/src tests bench $(EXAMPLE)
 	$(VENV)/bin/mypy --config-file python/pyproject.toml python/src
 	$(VENV)/bin/python -m mlci.gendocs --check .
+	$(VENV)/bin/ansible-lint -q --profile production ansible/
 	npm run --silent lint:groovy
 
 docs: setup-python
@@ -84,12 +85,40 @@ docs: setup-python
 
 # ---------------------------------------------------------------- demo
 
-demo: setup-python
+# MLflow for the demo: a sqlite store in the example (.mlci/mlflow.db, artifacts beside it),
+# no server needed. `--yes` approves the approval stages (promote): the demo runs unattended.
+demo: export MLFLOW_TRACKING_URI := sqlite:///.mlci/mlflow.db
+demo: setup-python demo-services
 	cd $(EXAMPLE) && ../../$(VENV)/bin/python make_data.py --rows 5000 --seed 42 --out data/
-	cd $(EXAMPLE) && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" mlci run
+	cd $(EXAMPLE) && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" mlci run --yes
+	@# Monitoring: a drifted "production" sample against the champion's drift reference; exit 1
+	@# (drift found) is the expected outcome here, 2 or 3 is not.
+	cd $(EXAMPLE) && ../../$(VENV)/bin/python make_production.py --rows 3000 --seed 11 --out data/production/
+	cd $(EXAMPLE) && status=0; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" mlci drift || status=$$?; \
+	  if [ $$status -eq 1 ]; then echo "demo: drift detected in data/production, as intended (reports/drift/drift.html)"; fi; \
+	  [ $$status -le 1 ]
+
+# The build stage pushes to a registry on $(REGISTRY) and builds on the air-gapped base image:
+# start dockerd and the registry when nothing answers (left running), build the base (cached).
+REGISTRY := 127.0.0.1:5000
+PING_DOCKER := $(VENV)/bin/python -c 'import docker; docker.from_env().ping()'
+PING_REGISTRY := $(VENV)/bin/python -c 'import urllib.request; urllib.request.urlopen("http://$(REGISTRY)/v2/", timeout=2)'
+demo-services: setup-python $(CACHE)/apt.stamp
+	@$(PING_DOCKER) 2>/dev/null || { echo "starting dockerd"; nohup dockerd >$(CACHE)/dockerd.log 2>&1 & \
+	  for i in $$(seq 60); do $(PING_DOCKER) 2>/dev/null && break; sleep 1; done; $(PING_DOCKER); }
+	@$(PING_REGISTRY) 2>/dev/null || { echo "starting docker-registry on $(REGISTRY)"; mkdir -p $(CACHE)/registry; \
+	  printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n' \
+	    "$(CURDIR)/$(CACHE)/registry/storage" "$(REGISTRY)" >$(CACHE)/registry/config.yml; \
+	  nohup docker-registry serve $(CACHE)/registry/config.yml >$(CACHE)/registry/registry.log 2>&1 & \
+	  for i in $$(seq 30); do $(PING_REGISTRY) 2>/dev/null && break; sleep 0.5; done; $(PING_REGISTRY); }
+	$(MLCI) base-image --cache-dir $(CACHE)/base-image
 
 bench: setup-python
 	$(VENV)/bin/python bench/startup.py
+	$(VENV)/bin/python bench/gate.py
+	$(VENV)/bin/python bench/drift.py
+	$(VENV)/bin/python bench/serving.py
+	$(VENV)/bin/python bench/image.py
 
 clean:
-	rm -rf $(CACHE) $(VENV) node_modules $(EXAMPLE)/data $(EXAMPLE)/model $(EXAMPLE)/reports
+	rm -rf $(CACHE) $(VENV) node_modules $(EXAMPLE)/data $(EXAMPLE)/model $(EXAMPLE)/reports $(EXAMPLE)/.mlci

@@ -13,7 +13,15 @@ import pytest
 
 # Fixtures that start real services (MLflow server, dockerd and a registry, Pushgateway...),
 # one module each under tests/python/services/.
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = [
+    "services.pushgateway",
+    "services.docker_engine",
+    "services.registry",
+    "services.model_store",
+    "services.mlflow_server",
+    "services.model_images",
+    "services.ssh_target",
+]
 
 REPO = Path(__file__).resolve().parents[2]
 MLCI = Path(sys.executable).parent / "mlci"

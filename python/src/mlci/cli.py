@@ -13,8 +13,8 @@ from mlci import __version__, contracts
 from mlci.errors import EXIT_BAD_INPUT, MlciError
 
 
-def _step_parser(sub: argparse._SubParsersAction, contract: contracts.Contract) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser(contract.command, help=contract.summary, description=contract.description)
+def _step_parser(sub: argparse._SubParsersAction, contract: contracts.Contract, name: str | None = None) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(name or contract.command, help=contract.summary, description=contract.description)
     source = p.add_mutually_exclusive_group()
     source.add_argument("--params", metavar="FILE", help="JSON object of step params (what Jenkins writes)")
     source.add_argument("--config", metavar="FILE", help="the .mlci.yml to use (default: .mlci.yml)")
@@ -43,9 +43,31 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="JSON instead of YAML")
     cfg_sub.add_parser("schema", help="print the JSON Schema of .mlci.yml")
 
+    from mlci.image import base_args
+    from mlci.serving import settings
+
+    settings.add_arguments(sub.add_parser("serve", help="serve an MLflow model (the entry point of mlci images)"))
+    base_args.add_arguments(sub.add_parser("base-image", help="build a Python base image from a Debian mirror"))
+
     for step in contracts.step_names():
         _step_parser(sub, contracts.load(step))
+    _data_parser(sub)
     return p
+
+
+def _data_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    data = sub.add_parser("data", help="validate data files, or suggest an expectation suite from a dataset")
+    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    # `mlci data validate` is the user-facing spelling of the `data-validate` step.
+    _step_parser(data_sub, contracts.by_command("data-validate"), "validate")
+    suggest = data_sub.add_parser("suggest", help="write a starting expectation suite from a reference dataset")
+    suggest.add_argument("datafile", metavar="DATAFILE", help="CSV, Parquet or JSON-lines file")
+    suggest.add_argument("--out", required=True, metavar="FILE", help="where to write the suite JSON")
+    suggest.add_argument("--name", help="suite name (default: the output file's stem)")
+    suggest.add_argument("--margin", type=float, default=0.1, help="numeric ranges widened by this share (0.1)")
+    suggest.add_argument(
+        "--max-categories", type=int, default=20, help="value sets for columns with at most this many values (20)"
+    )
 
 
 def _config_command(args: argparse.Namespace) -> int:
@@ -87,6 +109,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run.run(args.config, args.stages, args.yes)
         if args.command == "config":
             return _config_command(args)
+        if args.command == "data" and args.data_command == "suggest":
+            from mlci.data import suggest
+
+            return suggest.main(args.datafile, args.out, args.name, args.margin, args.max_categories)
+        if args.command == "serve":
+            from mlci.serving import server, settings
+
+            return server.serve(settings.from_args(args))
+        if args.command == "base-image":
+            from mlci.image import base
+
+            return base.main(args)
         return _step_command(args)
     except MlciError as err:
         from mlci import log

@@ -49,6 +49,10 @@ class DataConfig(Section):
     train: str | None = Field(None, description="Training data file (CSV or Parquet).")
     holdout: str | None = Field(None, description="Holdout data file used by validation and smoke tests.")
     suite: str | None = Field(None, description="Great Expectations suite (JSON) for data validation.")
+    files: list[str] = Field(
+        [], description="Data files (CSV or Parquet) the suite validates; default: `data.train` and `data.holdout`."
+    )
+    data_docs: bool = Field(False, description="Also build Great Expectations Data Docs (about 4 MB) under reports/.")
 
 
 class TestConfig(Section):
@@ -67,15 +71,23 @@ Scalar = str | int | float | bool
 
 class TrainingConfig(Section):
     command: Command | None = Field(None, description="Argument list of the training command.")
-    params: dict[str, Scalar] = Field({}, description="Hyperparameters passed to the command and logged.")
+    params: dict[str, Scalar] = Field(
+        {}, description="Hyperparameters, logged and passed to the command as `--name value` (`_` becomes `-`)."
+    )
+    fingerprint: list[str] = Field(
+        [], description="More data files to fingerprint in the run, besides `data.train` and `data.holdout`."
+    )
+    timeout_minutes: float = Field(120, gt=0, description="A training command running longer than this fails.")
 
 
 class MetricThreshold(Section):
     """MLflow's MetricThreshold semantics."""
 
     threshold: float | None = Field(None, description="Absolute bound the candidate must meet.")
-    min_absolute_change: float | None = Field(None, ge=0, description="Minimum gain over the champion.")
-    min_relative_change: float | None = Field(None, ge=0, description="Minimum relative gain over the champion.")
+    min_absolute_change: float | None = Field(None, gt=0, description="Minimum gain over the champion (> 0).")
+    min_relative_change: float | None = Field(
+        None, ge=0, le=1, description="Minimum relative gain over the champion, 0 to 1; 0: never worse than it."
+    )
     greater_is_better: bool = Field(True, description="Direction of the metric.")
 
     @model_validator(mode="after")
@@ -89,6 +101,7 @@ class SliceCheck(Section):
     column: str = Field(description="Column whose values define the slices.")
     metric: str = Field(description="Metric computed per slice.")
     min: float | None = Field(None, description="Minimum metric value in every slice.")
+    max: float | None = Field(None, description="Maximum metric value in every slice (for error metrics).")
     max_gap: float | None = Field(None, ge=0, description="Maximum gap between the best and worst slice.")
 
 
@@ -97,12 +110,33 @@ class ValidateConfig(Section):
     slices: list[SliceCheck] = Field([], description="Per-slice metric checks.")
     max_model_size_mb: float | None = Field(None, gt=0, description="Model size budget.")
     max_latency_p95_ms: float | None = Field(None, gt=0, description="p95 predict-time budget.")
+    latency_rows: int = Field(1000, gt=0, description="Rows per predict call when measuring latency.")
+    latency_repeats: int = Field(20, ge=5, description="Timed predict calls; the budget applies to their p95.")
 
 
 class ImageConfig(Section):
     registry: str | None = Field(None, description="Registry host[:port] to push to.")
     repository: str | None = Field(None, description="Repository in the registry; default: model name.")
     base_image: str = Field("python:3.11-slim", description="Base image of the model image.")
+
+
+class DeploySlo(Section):
+    min_requests: int = Field(50, ge=1, description="Fewest requests a window needs; fewer never passes.")
+    max_error_rate: float = Field(0.01, ge=0, le=1, description="Highest share of 5xx answers.")
+    max_error_rate_increase: float = Field(0.005, ge=0, le=1, description="Highest error-rate increase over stable.")
+    max_p99_ms: float = Field(1000, gt=0, description="Absolute p99 latency SLO.")
+    p99_factor: float = Field(1.5, ge=1, description="Candidate p99 at most this times stable's (plus p99_slack_ms).")
+    p99_slack_ms: float = Field(25, ge=0, description="Added to the relative p99 limit, for very fast models.")
+
+
+class SmokeConfig(Section):
+    rows: int = Field(20, gt=0, description="Holdout rows sent to the live endpoint.")
+    batch_rows: int = Field(5, gt=0, description="Rows per request.")
+    max_latency_ms: float = Field(500, gt=0, description="Latency budget of every smoke request.")
+    expected_column: str | None = Field(
+        None, description="Holdout column holding the predictions the model must return (optional)."
+    )
+    timeout_seconds: float = Field(10, gt=0, description="Timeout of one request.")
 
 
 class DeployTarget(Section):
@@ -112,12 +146,57 @@ class DeployTarget(Section):
     strategy: Literal["rolling", "blue-green", "canary"] = Field("rolling", description="Rollout strategy.")
     inventory: str | None = Field(None, description="Ansible inventory (type ansible).")
     namespace: str | None = Field(None, description="Kubernetes namespace (type kubernetes).")
+    url: str | None = Field(None, description="Live endpoint of the target (its load balancer), for smoke tests.")
+    service: Name | None = Field(None, description="Service name on the hosts and load balancer; default: model name.")
+    canary_steps: list[Annotated[int, Field(gt=0, le=100)]] = Field(
+        [5, 25, 50, 100], min_length=1, description="Canary traffic percentages, in order; the last should be 100."
+    )
+    canary_interval_seconds: int = Field(30, gt=0, description="Seconds of traffic judged after each canary step.")
+    slo: DeploySlo = Field(DeploySlo(), description="What a canary window (and a new slot's probe) must meet.")
+    keep_previous_minutes: int = Field(
+        60, ge=0, description="Blue-green and canary keep the previous slot running this long, for a switch back."
+    )
+    smoke: SmokeConfig = Field(SmokeConfig(), description="The smoke test of the live endpoint.")
+    vars: dict[str, Any] = Field(
+        {}, description="More Ansible variables for the playbooks (`mlci_server_*`, `mlci_lb_*`; docs/deploy.md)."
+    )
 
 
 class DriftConfig(Section):
     psi_warn: float = Field(0.1, ge=0, description="PSI at or above which a column warns.")
     psi_drift: float = Field(0.25, ge=0, description="PSI at or above which a column drifts.")
     dataset_share: float = Field(0.5, gt=0, le=1, description="Share of drifted columns that is dataset drift.")
+    wasserstein_drift: float | None = Field(
+        0.2,
+        ge=0,
+        description="Normalised Wasserstein (in reference standard deviations) at or above which a numeric "
+        "column drifts; null: reported only.",
+    )
+    ks_drift: float | None = Field(
+        None, ge=0, le=1, description="KS statistic at or above which a numeric column drifts; null: reported only."
+    )
+    jensen_shannon_drift: float | None = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Jensen-Shannon distance at or above which a categorical column drifts; null: reported only.",
+    )
+    chi_square_pvalue: float | None = Field(
+        None, gt=0, lt=1, description="Chi-square p-value below which a categorical column drifts; null: reported only."
+    )
+    null_fraction_drift: float | None = Field(
+        0.05, gt=0, le=1, description="Change of a column's share of missing values that is drift; null: reported only."
+    )
+    sample_rows: int = Field(100_000, gt=0, description="Current data above this many rows is sampled (seeded).")
+    reference: str | None = Field(
+        None,
+        description="Drift reference: a JSON file, or a model URI whose run logged it; "
+        "default: `models:/<model.name>@champion`.",
+    )
+    current: str | None = Field(
+        None,
+        description="Current data: a CSV, Parquet or JSON-lines file, or a folder of them (captured request batches).",
+    )
 
 
 class MonitoringConfig(Section):

@@ -24,8 +24,46 @@ class Stage:
     needs_approval: Callable[[Config], bool] = field(default=lambda _: False)
 
 
+def _promote_approval(config: Config) -> bool:
+    return not any(t.environment == "production" for t in config.deploy)
+
+
+def _target(config: Config, environment: str) -> Any:
+    """The first deploy target of an environment: the pipeline deploys there."""
+    return next((t for t in config.deploy if t.environment == environment), None)
+
+
+def _target_param(config: Config, environment: str) -> dict[str, Any]:
+    return {"target": _target(config, environment).name}
+
+
 # The pipeline, in order. A new stage is one line here plus its step.
-STAGES: tuple[Stage, ...] = (Stage("test", "mlTest", lambda c: c.test.enabled),)
+STAGES: tuple[Stage, ...] = (
+    Stage("test", "mlTest", lambda c: c.test.enabled),
+    Stage("data-validate", "mlDataValidate", lambda c: c.data.suite is not None),
+    Stage("train", "mlTrain", lambda c: c.training.command is not None),
+    Stage("validate", "mlValidate", lambda c: c.training.command is not None),
+    Stage("register", "mlRegister", lambda c: c.training.command is not None),
+    Stage("build", "mlBuildImage", lambda c: c.image.registry is not None),
+    Stage(
+        "deploy-staging", "mlDeploy", lambda c: _target(c, "staging") is not None, lambda c: _target_param(c, "staging")
+    ),
+    Stage(
+        "smoke-staging",
+        "mlSmokeTest",
+        lambda c: getattr(_target(c, "staging"), "url", None) is not None,
+        lambda c: _target_param(c, "staging"),
+    ),
+    Stage(
+        "deploy-production",
+        "mlDeploy",
+        lambda c: _target(c, "production") is not None,
+        lambda c: _target_param(c, "production"),
+        needs_approval=lambda _: True,
+    ),
+    # Last; approved on its own unless a production deploy before it already asked.
+    Stage("promote", "mlPromote", lambda c: c.training.command is not None, needs_approval=_promote_approval),
+)
 
 
 def build(

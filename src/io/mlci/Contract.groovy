@@ -26,6 +26,8 @@ class Contract implements Serializable {
     final Map credentials
     /** Names of the common params (any scope): what mlPipeline passes on to its stages. */
     final List<String> commonParams
+    /** The param whose value names the lock the step runs in (`mlci-deploy-<value>`), or null. */
+    String lockParam
 
     Contract(String step, String command, Map params, Map credentials, List<String> commonParams) {
         this.step = step
@@ -63,7 +65,9 @@ class Contract implements Serializable {
             credentials[(String) name] = catalog[name]
         }
         List<String> commonNames = new ArrayList<String>(((Map) common.params ?: [:]).keySet())
-        return new Contract(step, (String) own.command, params, credentials, commonNames)
+        Contract contract = new Contract(step, (String) own.command, params, credentials, commonNames)
+        contract.lockParam = (String) own.lock
+        return contract
     }
 
     boolean isGroovyScope(String name) {

@@ -67,17 +67,20 @@ class StepRunner implements Serializable {
 
         String version = settings.cliVersion ?: script.libraryResource('io/mlci/version.txt').trim()
         int status = -1
-        script.timeout(time: settings.timeoutMinutes, unit: 'MINUTES') {
-            Map cli = new Cli(script).resolve(step, version, (String) settings.dockerImage, tmpDir)
-            List env = ['MLCI_EXE=' + cli.exe, 'MLCI_COMMAND=' + contract.command,
-                        'MLCI_PARAMS=' + paramsFile, 'MLCI_RESULT=' + resultFile]
-            if (cli.docker) {
-                env.addAll(['MLCI_DOCKER_IMAGE=' + settings.dockerImage, 'MLCI_TMP_DIR=' + tmpDir,
-                            'MLCI_DOCKER_ENV=' + envNames(contract, credentialIds).join(' ')])
-            }
-            script.withEnv(env) {
-                withBoundCredentials(contract, credentialIds) {
-                    status = script.sh(script: RUN_SCRIPT, returnStatus: true, label: 'mlci ' + contract.command)
+        String lockName = contract.lockParam ? lockResource(contract.lockParam, (Map) checked.cli) : null
+        withOptionalLock(step, lockName) {
+            script.timeout(time: settings.timeoutMinutes, unit: 'MINUTES') {
+                Map cli = new Cli(script).resolve(step, version, (String) settings.dockerImage, tmpDir)
+                List env = ['MLCI_EXE=' + cli.exe, 'MLCI_COMMAND=' + contract.command,
+                            'MLCI_PARAMS=' + paramsFile, 'MLCI_RESULT=' + resultFile]
+                if (cli.docker) {
+                    env.addAll(['MLCI_DOCKER_IMAGE=' + settings.dockerImage, 'MLCI_TMP_DIR=' + tmpDir,
+                                'MLCI_DOCKER_ENV=' + envNames(contract, credentialIds).join(' ')])
+                }
+                script.withEnv(env) {
+                    withBoundCredentials(contract, credentialIds) {
+                        status = script.sh(script: RUN_SCRIPT, returnStatus: true, label: 'mlci ' + contract.command)
+                    }
                 }
             }
         }
@@ -141,6 +144,38 @@ class StepRunner implements Serializable {
                 break
             }
         }
+    }
+
+    /**
+     * Runs body inside lock(resource) when the step's contract names a lock param (deploys: one
+     * environment at a time). Lockable Resources is optional: without it, one warning line.
+     */
+    private void withOptionalLock(String step, String resource, Closure body) {
+        if (resource == null) {
+            body()
+            return
+        }
+        boolean entered = false
+        try {
+            script.lock(resource: resource) {
+                entered = true
+                body()
+            }
+        } catch (NoSuchMethodError missing) {
+            if (entered) {
+                throw missing
+            }
+            script.echo("[${step}] warning: Lockable Resources plugin not installed: " +
+                "running without lock '${resource}'")
+            body()
+        }
+    }
+
+    /** `mlci-deploy-<value of the lock param>`; `mlci-deploy` when the param is not given. */
+    @NonCPS
+    static String lockResource(String param, Map cliParams) {
+        Object value = cliParams[param]
+        return value ? 'mlci-deploy-' + value : 'mlci-deploy'
     }
 
     /** Wraps body in withCredentials for the IDs given, bound to the contract's env names. */

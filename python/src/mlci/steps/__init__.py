@@ -16,6 +16,17 @@ if TYPE_CHECKING:
 MODULES = {
     "test": "test",
     "plan": "plan",
+    "train": "train",
+    "validate": "validate",
+    "register": "register",
+    "promote": "promote",
+    "rollback-model": "rollback_model",
+    "data-validate": "data_validate",
+    "drift": "drift",
+    "build": "build",
+    "deploy": "deploy",
+    "smoke": "smoke",
+    "rollback": "rollback",
 }
 
 

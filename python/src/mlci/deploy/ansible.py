@@ -1,0 +1,187 @@
+"""The Ansible backend: the bundled playbooks (ansible/deploy.yml, rollback.yml), run with
+`ansible-playbook` on the target's inventory and extra-vars built from `.mlci.yml`.
+
+Ansible's own output is the per-task progress in the log; the recap gives the per-host result
+and the playbook's explicit failure message becomes the step's summary.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlci import log
+from mlci.deploy import HostResult, Outcome
+from mlci.errors import InfrastructureError, InputError
+
+if TYPE_CHECKING:
+    from mlci.config import Config, DeployTarget
+
+RECAP = re.compile(
+    r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)\s+"
+    r"failed=(?P<failed>\d+)\s+skipped=\d+\s+rescued=(?P<rescued>\d+)"
+)
+FATAL = re.compile(r"^(?:fatal|failed): \[(?P<host>[^\]]+)\][^=]*=> (?P<json>\{.*\})\s*$")
+TASK = re.compile(r"^TASK \[(?P<name>.*)\]")
+SWITCHED = re.compile(r"^changed: \[(?P<host>[^\]]+)\]")
+FACTS_TASK = "Write the facts file"
+
+
+def playbook_dir() -> Path:
+    """The playbooks: MLCI_ANSIBLE_DIR, else the ansible/ folder of this source tree."""
+    given = os.environ.get("MLCI_ANSIBLE_DIR")
+    folder = Path(given) if given else Path(__file__).resolve().parents[4] / "ansible"
+    if not (folder / "deploy.yml").is_file():
+        raise InputError(f"{folder}: no deploy.yml; set MLCI_ANSIBLE_DIR to mlci's ansible/ folder")
+    return folder
+
+
+def ansible_playbook() -> str:
+    beside = Path(sys.executable).parent / "ansible-playbook"
+    found = str(beside) if beside.is_file() else shutil.which("ansible-playbook")
+    if not found:
+        raise InputError("ansible-playbook not found: install mlci with its `all` extra (ansible-core)")
+    return found
+
+
+class AnsibleBackend:
+    def __init__(self, config: Config, target: DeployTarget, project_dir: Path, report_dir: Path) -> None:
+        if not target.inventory:
+            raise InputError(f"deploy target {target.name}: inventory is required for type ansible")
+        self.config = config
+        self.target = target
+        self.inventory = (project_dir / target.inventory).resolve()
+        if not self.inventory.exists():
+            raise InputError(f"deploy target {target.name}: inventory {target.inventory} not found")
+        self.report_dir = report_dir
+        self.service = target.service or config.model.name
+
+    def extra_vars(self, image: str | None, smoke_payload: dict[str, Any], expected: list[Any]) -> dict[str, Any]:
+        t = self.target
+        data: dict[str, Any] = {
+            "mlci_server_service": self.service,
+            "mlci_lb_service": self.service,
+            "mlci_server_strategy": t.strategy,
+            "mlci_server_canary_steps": t.canary_steps,
+            "mlci_server_canary_interval": t.canary_interval_seconds,
+            "mlci_server_canary_slo": t.slo.model_dump(),
+            "mlci_server_keep_previous_minutes": t.keep_previous_minutes,
+            "mlci_server_smoke_payload": smoke_payload,
+            "mlci_server_smoke_expected": expected,
+        }
+        if image:
+            data["mlci_server_image"] = image
+        if self.config.monitoring.prometheus_url:
+            data["mlci_server_prometheus_url"] = self.config.monitoring.prometheus_url
+        data.update(t.vars)
+        return data
+
+    def deploy(self, image: str, smoke_payload: dict[str, Any], expected: list[Any]) -> Outcome:
+        outcome = self._run("deploy.yml", self.extra_vars(image, smoke_payload, expected))
+        if not outcome.passed and self.target.strategy == "rolling" and outcome.switched:
+            # Earlier batches already run the new version: the one automatic rollback restores them.
+            hosts = outcome.switched
+            log.info(f"restoring the previous version on {', '.join(hosts)} (updated in earlier batches)")
+            restore = self._run("rollback.yml", self.extra_vars(None, smoke_payload, []), limit=hosts)
+            outcome.transcripts += restore.transcripts
+            if not restore.passed:
+                outcome.message += f"; restoring {', '.join(hosts)} failed too: {restore.message}"
+            else:
+                outcome.rolled_back = hosts
+        return outcome
+
+    def rollback(self, smoke_payload: dict[str, Any] | None = None) -> Outcome:
+        extra = self.extra_vars(None, smoke_payload or {}, [])
+        if self.target.strategy == "canary":
+            extra["mlci_server_strategy"] = "blue-green"  # the way back is one instant switch, not steps
+        return self._run("rollback.yml", extra)
+
+    def _argv(self, playbook: str, vars_file: Path, limit: list[str] | None) -> list[str]:
+        argv = [ansible_playbook(), "-i", str(self.inventory), str(playbook_dir() / playbook), "-e", f"@{vars_file}"]
+        if limit:
+            argv += ["--limit", ",".join(limit)]
+        key, user = os.environ.get("MLCI_SSH_KEY_FILE"), os.environ.get("MLCI_SSH_USER")
+        if key:
+            argv += ["--private-key", key]
+        if user:
+            argv += ["--user", user]
+        return argv
+
+    def _run(self, playbook: str, extra: dict[str, Any], limit: list[str] | None = None) -> Outcome:
+        self.report_dir.mkdir(parents=True, exist_ok=True)
+        vars_file = self.report_dir / f"{Path(playbook).stem}-{self.target.name}-vars.json"
+        vars_file.touch(mode=0o600)
+        vars_file.write_text(json.dumps(extra, indent=2) + "\n", encoding="utf-8")
+        argv = self._argv(playbook, vars_file, limit)
+        env = {
+            **os.environ,
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_RETRY_FILES_ENABLED": "0",
+            "ANSIBLE_LOCALHOST_WARNING": "0",
+            "ANSIBLE_DEPRECATION_WARNINGS": "0",
+            # One SSH round trip per task instead of three (copy, run, clean up).
+            "ANSIBLE_PIPELINING": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+        log.info(f"{playbook} on {self.target.name} ({self.target.strategy}, inventory {self.target.inventory})")
+        started = time.monotonic()
+        hosts: dict[str, HostResult] = {}
+        failures: dict[str, str] = {}
+        switched: list[str] = []
+        task = ""
+        transcript = self.report_dir / f"{Path(playbook).stem}-{self.target.name}.log"
+        try:
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        except OSError as err:
+            raise InfrastructureError("ansible-playbook", f"cannot start: {err}") from None
+        if proc.stdout is None:  # never: stdout is a pipe
+            raise InfrastructureError("ansible-playbook", "no output pipe")
+        with transcript.open("w", encoding="utf-8") as out:
+            for line in proc.stdout:
+                out.write(line)
+                text = line.rstrip("\n")
+                if text.strip():
+                    log.raw(text)
+                if m := TASK.match(text):
+                    task = m["name"]
+                elif m := FATAL.match(text):
+                    failures[m["host"]] = _message(m["json"])
+                elif task.endswith(FACTS_TASK) and (m := SWITCHED.match(text)):
+                    switched.append(m["host"])
+                elif m := RECAP.match(text):
+                    hosts[m["host"]] = HostResult(
+                        m["host"],
+                        int(m["ok"]),
+                        int(m["changed"]),
+                        int(m["failed"]),
+                        int(m["unreachable"]),
+                        int(m["rescued"]),
+                    )
+        code = proc.wait()
+        seconds = time.monotonic() - started
+        unreachable = [h for h, r in hosts.items() if r.unreachable]
+        if unreachable:
+            raise InfrastructureError(f"hosts {', '.join(unreachable)}", failures.get(unreachable[0], "unreachable"))
+        if code != 0 and not failures:
+            raise InfrastructureError("ansible-playbook", f"{playbook} exited {code} (transcript: {transcript})")
+        failed = [h for h, r in hosts.items() if r.failed]
+        message = "; ".join(f"{h}: {failures[h]}" for h in failed if h in failures) or next(iter(failures.values()), "")
+        switched = [h for h in switched if h not in failed]
+        return Outcome(code == 0, message, hosts, seconds, switched, transcripts=[vars_file, transcript])
+
+
+def _message(raw: str) -> str:
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError:
+        return raw[:500]
+    msg = data.get("msg") or data.get("stderr") or raw
+    return " ".join(str(msg).split())[:1000]

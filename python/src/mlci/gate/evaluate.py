@@ -1,0 +1,109 @@
+"""Loading a model, predicting the holdout and evaluating it with `mlflow.models.evaluate`."""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlci import log
+from mlci.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MODEL_TYPES = {"classification": "classifier", "regression": "regressor"}
+
+
+@dataclass
+class Loaded:
+    model: Any  # mlflow.pyfunc.PyFuncModel
+    size_bytes: int
+    seconds: float
+
+
+def load(uri: str, workdir: Path) -> Loaded:
+    """Download the model's artifacts once (their size is the size budget), then load them."""
+    import mlflow
+
+    started = time.monotonic()
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(workdir)))
+    size = sum(p.stat().st_size for p in local.rglob("*") if p.is_file())
+    model = mlflow.pyfunc.load_model(str(local))
+    return Loaded(model, size, time.monotonic() - started)
+
+
+def features(frame: pd.DataFrame, target: str) -> pd.DataFrame:
+    return frame.drop(columns=[target])
+
+
+def quiet_mlflow() -> None:
+    """MLflow logs "extra inputs ignored" on every predict and a line per validated metric:
+    mlci says such things once, in its own words."""
+    logging.getLogger("mlflow.models.utils").setLevel(logging.ERROR)
+    logging.getLogger("mlflow.models.evaluation.validation").setLevel(logging.WARNING)
+
+
+def predict(model: Any, frame: pd.DataFrame, target: str, holdout: str) -> Any:
+    """The candidate's predictions; a holdout the model's signature rejects is bad input."""
+    from mlflow.exceptions import MlflowException
+
+    schema = model.metadata.get_input_schema()
+    if schema is not None and schema.has_input_names():
+        extra = [c for c in frame.columns if c != target and c not in schema.input_names()]
+        if extra:
+            log.info(f"{holdout}: columns the model's signature does not take are ignored: {', '.join(extra)}")
+        missing = [c.name for c in schema.inputs if c.required and c.name not in frame.columns]
+        if missing:
+            raise InputError(
+                f"{holdout}: the candidate model rejects this data (its signature): "
+                f"missing column(s) {', '.join(missing)}"
+            )
+    try:
+        return model.predict(features(frame, target))
+    except MlflowException as err:
+        # MLflow's message starts with a dump of the data; its last line says what is wrong.
+        reason = str(err.message).strip().splitlines()[-1]
+        raise InputError(f"{holdout}: the candidate model rejects this data (its signature): {reason[:400]}") from None
+    except (KeyError, ValueError, TypeError) as err:
+        raise InputError(
+            f"{holdout}: the candidate model cannot predict this data: {type(err).__name__}: {err}"
+        ) from None
+
+
+def metrics(model: Any, frame: pd.DataFrame, target: str, task: str) -> dict[str, float]:
+    """`mlflow.models.evaluate` in the active run: its metrics (and plots) land in that run."""
+    import mlflow
+
+    result = mlflow.models.evaluate(  # type: ignore[no-untyped-call]
+        model,
+        frame,
+        targets=target,
+        model_type=MODEL_TYPES[task],
+        evaluators=["default"],
+        # SHAP is optional and breaks on pandas' string dtype; the gate never reads it.
+        evaluator_config={"default": {"log_model_explainability": False}},
+    )
+    return {k: float(v) for k, v in result.metrics.items() if isinstance(v, int | float) or hasattr(v, "item")}
+
+
+def latency_p95_ms(model: Any, frame: pd.DataFrame, target: str, rows: int, repeats: int) -> float:
+    """p95 wall time of `predict` on `rows` holdout rows (resampled when the holdout is smaller)."""
+    batch = features(frame, target)
+    batch = batch.sample(n=rows, replace=len(batch) < rows, random_state=0) if rows != len(batch) else batch
+    model.predict(batch)  # warm-up: first-call caches are not latency
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        model.predict(batch)
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return times[min(len(times) - 1, math.ceil(0.95 * len(times)) - 1)]
+
+
+def scratch() -> tempfile.TemporaryDirectory[str]:
+    return tempfile.TemporaryDirectory(prefix="mlci-validate-")

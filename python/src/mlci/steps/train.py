@@ -1,0 +1,182 @@
+"""`mlci train`: the model repository's training command, inside an MLflow run mlci creates.
+
+mlci opens the run and records lineage before the command starts (git commit and dirty
+flag, a fingerprint of every declared data file, params, the command, the Jenkins build
+URL), logs the drift reference of the training data, and runs the command with
+`MLFLOW_RUN_ID` set. The command logs the model to that run; a run without a model fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlci import candidate, lineage, log, tracking
+from mlci.drift import reference
+from mlci.errors import InputError
+from mlci.protocol import StepContext, StepResult
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+STDERR_FD = 2
+FINGERPRINT_ARTIFACT = "mlci/data_fingerprint.json"
+MODEL_NAME = "model"  # the name the docs tell users to log under, preferred when a run logs several
+
+
+def _argv(cfg: Any, project: Path) -> list[str]:
+    command = cfg.training.command
+    if not command:
+        raise InputError("training.command: not set; add the argument list that trains the model to .mlci.yml")
+    first = command[0]
+    executable = str(project / first) if "/" in first else shutil.which(first)
+    if executable is None or not Path(executable).exists():
+        raise InputError(f"training.command: {first!r} not found {'in ' + str(project) if '/' in first else 'on PATH'}")
+    flags = [
+        item for name, value in cfg.training.params.items() for item in (f"--{name.replace('_', '-')}", str(value))
+    ]
+    return [executable, *command[1:], *flags]
+
+
+def _data_files(cfg: Any) -> list[tuple[str, str]]:
+    """(config key, path) of every file to fingerprint; the training file first."""
+    if not cfg.data.train:
+        raise InputError(
+            "data.train: not set; train needs the training data file for its fingerprint and drift reference"
+        )
+    files = [("data.train", cfg.data.train)]
+    if cfg.data.holdout:
+        files.append(("data.holdout", cfg.data.holdout))
+    files += [(f"training.fingerprint[{i}]", p) for i, p in enumerate(cfg.training.fingerprint)]
+    return files
+
+
+def _read(project: Path, key: str, rel: str) -> Any:
+    from mlci.data import files
+
+    path = project / rel
+    if not path.is_file():
+        raise InputError(f"{key}: {rel} not found in {project.resolve()}")
+    return files.read(path)
+
+
+def _logged_model(client: MlflowClient, srv: tracking.Server, experiment: str, run_id: str) -> Any:
+    with tracking.guard(srv, f"looking for the model logged by run {run_id}"):
+        models = client.search_logged_models(
+            experiment_ids=[experiment], filter_string=f"source_run_id = '{run_id}'", max_results=50
+        )
+    if not models:
+        raise InputError(
+            f"training.command finished but logged no model to MLflow run {run_id}: log one to the run in "
+            "MLFLOW_RUN_ID, e.g. `with mlflow.start_run(run_id=os.environ['MLFLOW_RUN_ID']): "
+            f"mlflow.sklearn.log_model(model, name={MODEL_NAME!r})`"
+        )
+    if len(models) == 1:
+        return models[0]
+    named = [m for m in models if m.name == MODEL_NAME]
+    if len(named) == 1:
+        return named[0]
+    names = ", ".join(sorted(m.name for m in models))
+    raise InputError(
+        f"training.command logged {len(models)} models to run {run_id} ({names}); name the one to ship {MODEL_NAME!r}"
+    )
+
+
+def run(ctx: StepContext) -> StepResult:
+    cfg = ctx.config
+    project = ctx.project_dir
+    argv = _argv(cfg, project)
+    files = _data_files(cfg)
+    frames = {key: (rel, _read(project, key, rel)) for key, rel in files}
+    train_frame = frames["data.train"][1]
+    target = cfg.model.target
+    if target and target not in train_frame.columns:
+        raise InputError(f"model.target: column {target!r} not in {cfg.data.train}")
+    fingerprints = [lineage.file_fingerprint(rel, project / rel, frame) for rel, frame in frames.values()]
+    digest = lineage.fingerprint_digest(fingerprints)
+    drift_reference = reference.compute(train_frame, exclude=[target] if target else [])
+    git = lineage.git_state(project)
+    build_url = lineage.build_url()
+
+    srv = tracking.server(cfg, project)
+    client = tracking.connect(srv)
+    experiment = tracking.experiment_id(client, srv, cfg.mlflow.experiment or cfg.model.name)
+    tags = {
+        "mlci.command": shlex.join(argv),
+        "mlci.data.fingerprint": digest,
+        "mlci.model.name": cfg.model.name,
+    }
+    if git.commit:
+        tags |= {
+            "mlflow.source.git.commit": git.commit,
+            "mlci.git.commit": git.commit,
+            "mlci.git.dirty": str(git.dirty).lower(),
+        }
+    if build_url:
+        tags["mlci.build_url"] = build_url
+    with tracking.guard(srv, "creating the training run"):
+        mlrun = client.create_run(experiment, tags=tags)
+        run_id = mlrun.info.run_id
+        for name, value in cfg.training.params.items():
+            client.log_param(run_id, name, value)
+        with tempfile.TemporaryDirectory(prefix="mlci-train-") as tmp:
+            fp_file = Path(tmp) / Path(FINGERPRINT_ARTIFACT).name
+            fp_file.write_text(json.dumps({"digest": digest, "files": fingerprints}, indent=2), encoding="utf-8")
+            client.log_artifact(run_id, str(fp_file), str(Path(FINGERPRINT_ARTIFACT).parent))
+            ref_file = reference.save(drift_reference, Path(tmp) / Path(reference.ARTIFACT_PATH).name)
+            client.log_artifact(run_id, str(ref_file), str(Path(reference.ARTIFACT_PATH).parent))
+    log.info(f"MLflow run {run_id} in experiment {experiment}; running {shlex.join(argv)} in {project.resolve()}")
+
+    env = {**os.environ, **tracking.child_env(srv), "MLFLOW_RUN_ID": run_id, "MLFLOW_EXPERIMENT_ID": experiment}
+    output = ctx.output if ctx.output is not None else STDERR_FD
+    started = time.monotonic()
+    timeout = cfg.training.timeout_minutes
+    try:
+        proc = subprocess.run(argv, cwd=project, env=env, stdout=output, stderr=subprocess.STDOUT, timeout=timeout * 60)
+    except subprocess.TimeoutExpired:
+        _end(client, srv, run_id, "FAILED")
+        return StepResult(
+            "failed", f"training did not finish within {timeout} min (training.timeout_minutes); run {run_id}"
+        )
+    seconds = round(time.monotonic() - started, 2)
+    if proc.returncode != 0:
+        _end(client, srv, run_id, "FAILED")
+        return StepResult(
+            "failed", f"training command exited {proc.returncode} after {seconds} s (see the log); run {run_id}"
+        )
+    try:
+        model = _logged_model(client, srv, experiment, run_id)
+    except InputError:
+        _end(client, srv, run_id, "FAILED")
+        raise
+    model_uri = f"models:/{model.model_id}"
+    with tracking.guard(srv, "finishing the training run"):
+        client.set_tag(run_id, "mlci.model.uri", model_uri)
+        client.log_metric(run_id, "mlci_train_seconds", seconds)
+    _end(client, srv, run_id, "FINISHED")
+    record = candidate.record(project, run_id, model_uri, srv.tracking_uri)
+    outputs = {
+        "runId": run_id,
+        "modelUri": model_uri,
+        "experimentId": experiment,
+        "gitCommit": git.commit,
+        "gitDirty": git.dirty,
+        "dataFingerprint": digest,
+        "trainSeconds": seconds,
+    }
+    dirty = " (uncommitted changes)" if git.dirty else ""
+    commit = (git.commit or "none")[:12]
+    summary = f"trained {model_uri} in run {run_id} ({seconds} s, data {digest[:12]}, commit {commit}{dirty})"
+    return StepResult("passed", summary, outputs, [record])
+
+
+def _end(client: MlflowClient, srv: tracking.Server, run_id: str, status: str) -> None:
+    with tracking.guard(srv, f"marking run {run_id} {status}"):
+        client.set_terminated(run_id, status)

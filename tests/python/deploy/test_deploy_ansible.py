@@ -1,0 +1,130 @@
+"""`mlci deploy | smoke | rollback` and the bundled playbooks, for real: dockerd, HAProxy from
+Debian, Ansible on three local targets and one reached over SSH (a private sshd on a loopback
+port), the real model-server image, and steady load through the load balancer. Every deploy,
+good or bad, must end with 0 failed requests and the right version serving."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from services import deploy_site
+from services.deploy_site import Site, mlci
+from services.model_images import Images
+from services.ssh_target import SshTarget
+from services.traffic import Load, Traffic
+
+# Offered load through the load balancer for the whole deploy; at least 100 req/s must get through.
+RATE = 150.0
+CLIENTS = 24
+
+
+@pytest.fixture(scope="module")
+def site(model_images: Images, ssh_target: SshTarget, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    site = deploy_site.create(tmp_path_factory.mktemp("site"), model_images, ssh_target)
+    try:
+        yield site
+    finally:
+        deploy_site.remove(site)
+
+
+def deploy(site: Site, build: str, strategy: str) -> tuple[int, dict[str, Any], str]:
+    return mlci(site, "deploy", target="site", image=site.images.refs[build], strategy=strategy)
+
+
+def assert_clean(traffic: Traffic) -> None:
+    assert not traffic.failures, traffic.summary()
+    assert traffic.rate >= 100, traffic.summary()
+
+
+# The tests below run in order on one site: first deploy, redeploy, each strategy, bad builds.
+
+
+def test_first_deploy_gates_every_host_and_serves(site: Site) -> None:
+    code, result, log = deploy(site, "v1", "blue-green")
+    assert code == 0, log[-3000:]
+    assert set(result["outputs"]["hosts"]) == {"lb", *site.hosts}
+    assert site.active_images() == {site.images.refs["v1"]}
+    # The SSH path ran the same tasks as the local ones.
+    assert "remote" in result["outputs"]["hosts"] and result["outputs"]["hosts"]["remote"] == "changed"
+    code, result, log = mlci(site, "smoke", target="site")
+    assert code == 0, result["summary"]
+    assert result["outputs"]["requests"] == 2
+
+
+def test_redeploying_the_same_digest_changes_nothing(site: Site) -> None:
+    before = site.containers()
+    code, result, log = deploy(site, "v1", "blue-green")
+    assert code == 0, log[-3000:]
+    assert set(result["outputs"]["hosts"].values()) == {"ok"}, result["outputs"]["hosts"]
+    assert site.containers() == before  # no container was restarted
+
+
+@pytest.mark.parametrize(("build", "strategy"), [("v2", "rolling"), ("v1", "blue-green"), ("v2", "canary")])
+def test_strategy_under_load_has_no_failed_request(site: Site, build: str, strategy: str) -> None:
+    with Load(site.lb_port, site.images.payload(), rate=RATE, clients=CLIENTS) as traffic:
+        code, _, log = deploy(site, build, strategy)
+    assert code == 0, log[-3000:]
+    assert_clean(traffic)
+    assert site.active_images() == {site.images.refs[build]}
+    if strategy != "rolling":  # the previous slot stays up for an instant switch back
+        assert all(site.facts(h)["previous_image"] for h in site.hosts)
+
+
+@pytest.mark.parametrize(
+    ("build", "strategy", "reason"),
+    [
+        ("crash", "rolling", "container"),
+        ("never_ready", "canary", "not ready"),
+        # 5% of predictions fail: the burst's error rate, or already the smoke request.
+        ("errors", "blue-green", ("error rate", "answered 500")),
+        ("slow", "canary", ("p50", "p99")),
+        ("wrong", "rolling", "predictions differ"),
+    ],
+)
+def test_bad_build_is_rejected_and_rolled_back_under_load(
+    site: Site, build: str, strategy: str, reason: str | tuple[str, ...]
+) -> None:
+    stable = site.active_images()
+    with Load(site.lb_port, site.images.payload(), rate=RATE, clients=CLIENTS) as traffic:
+        code, result, log = deploy(site, build, strategy)
+    assert code == 1, log[-3000:]
+    reasons = (reason,) if isinstance(reason, str) else reason
+    assert any(r in result["summary"] for r in reasons), result["summary"]
+    assert "rolled back" in result["summary"]
+    assert_clean(traffic)
+    assert site.active_images() == stable
+    code, smoke, _ = mlci(site, "smoke", target="site")
+    assert code == 0, smoke["summary"]
+
+
+def test_rollback_restores_the_previous_digest_everywhere(site: Site) -> None:
+    current = site.active_images()
+    previous = {site.facts(h)["previous_image"] for h in site.hosts}
+    assert len(current) == 1 and len(previous) == 1 and current != previous
+    with Load(site.lb_port, site.images.payload(), rate=RATE, clients=CLIENTS) as traffic:
+        code, _, log = mlci(site, "rollback", target="site")
+    assert code == 0, log[-3000:]
+    assert_clean(traffic)
+    assert site.active_images() == previous
+
+
+def test_smoke_fails_on_wrong_predictions_and_names_the_rows(site: Site) -> None:
+    holdout = site.project / "data" / "holdout.csv"
+    original = holdout.read_text()
+    lines = original.splitlines()
+    flipped = [lines[0]] + [",".join([*ln.split(",")[:3], str(1 - int(ln.split(",")[3]))]) for ln in lines[1:]]
+    holdout.write_text("\n".join(flipped) + "\n")
+    try:
+        code, result, _ = mlci(site, "smoke", target="site")
+    finally:
+        holdout.write_text(original)
+    assert code == 1
+    assert "rows 0-3" in result["summary"] and "differ from expected" in result["summary"]
+
+
+def test_a_tag_is_refused(site: Site) -> None:
+    code, result, _ = mlci(site, "deploy", target="site", image="127.0.0.1:5000/deploytest:v1")
+    assert code == 2
+    assert "not pinned by digest" in result["summary"]

@@ -1,0 +1,270 @@
+"""`mlci build` and `mlci base-image` on the real Docker engine and a real registry: one image
+built for the session on the locally built base, then run read-only, probed, sent good and
+bad requests, scraped, and stopped with SIGTERM under load."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from services.model_store import COLUMNS, ROWS, Store, log_sklearn
+from services.pushgateway import free_port
+
+from conftest import MLCI, REPO, write
+from mlci.serving import loadgen
+
+
+@dataclass
+class Build:
+    project: Path
+    result: dict[str, Any]
+    code: int
+    stderr: str
+
+
+def mlci_build(project: Path, store: Store, **params: Any) -> Build:
+    (project / "params.json").write_text(json.dumps(params))
+    env = {**os.environ, "MLCI_CACHE_DIR": str(REPO / ".cache" / "mlci"), "MLFLOW_TRACKING_URI": store.tracking_uri}
+    proc = subprocess.run(
+        [str(MLCI), "build", "--params", "params.json", "--result", "result.json"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    result = json.loads((project / "result.json").read_text())
+    return Build(project, result, proc.returncode, proc.stderr)
+
+
+@pytest.fixture(scope="session")
+def built(base_image: str, registry: str, model_store: Store, tmp_path_factory: pytest.TempPathFactory) -> Build:
+    project = tmp_path_factory.mktemp("build-project")
+    write(
+        project / ".mlci.yml",
+        f"""\
+        version: 1
+        model:
+          name: demo
+          task: classification
+        mlflow:
+          tracking_uri: {model_store.tracking_uri}
+        image:
+          registry: "{registry}"
+          base_image: {base_image}
+        """,
+    )
+    out = mlci_build(project, model_store, modelUri="models:/demo/1")
+    assert out.code == 0, out.stderr
+    return out
+
+
+def test_build_pushes_and_returns_the_digest_reference(built: Build, registry: str) -> None:
+    outputs = built.result["outputs"]
+    assert built.result["status"] == "passed"
+    assert outputs["image"] == f"{registry}/demo:1"
+    assert outputs["digest"].startswith("sha256:") and len(outputs["digest"]) == 71
+    assert outputs["reference"] == f"{registry}/demo@{outputs['digest']}"
+    assert built.result["summary"].startswith(f"pushed {registry}/demo@sha256:")
+    assert outputs["sizeBytes"] < 450e6, outputs["sizeBytes"]
+    # The registry serves that digest.
+    req = urllib.request.Request(
+        f"http://{registry}/v2/demo/manifests/{outputs['digest']}",
+        method="HEAD",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - local registry
+        assert resp.headers["Docker-Content-Digest"] == outputs["digest"]
+    assert (built.project / "reports" / "build" / "Dockerfile").is_file()
+
+
+def test_image_is_non_root_labelled_healthchecked_and_dependencies_come_first(built: Build, model_store: Store) -> None:
+    import docker
+
+    image = docker.from_env().images.get(built.result["outputs"]["image"])
+    config = image.attrs["Config"]
+    assert config["User"] == "10001:10001"
+    assert "8080/tcp" in config["ExposedPorts"]
+    assert "/readyz" in " ".join(config["Healthcheck"]["Test"])
+    labels = config["Labels"]
+    assert labels["io.mlci.model.name"] == "demo"
+    assert labels["io.mlci.model.version"] == "1"
+    assert labels["io.mlci.model.run_id"] == model_store.run_id
+    assert labels["io.mlci.git.commit"] == "0" * 40
+    assert labels["io.mlci.data.fingerprint"] == "fp-demo"
+    assert labels["io.mlci.version"] == "0.1.0"
+    dockerfile = (built.project / "reports" / "build" / "Dockerfile").read_text()
+    assert dockerfile.index("--no-index") < dockerfile.index("COPY model/")
+    history = [h["CreatedBy"] for h in image.history()]
+    # Newest first: the model layer comes after (above) the dependency layer.
+    model_layer = next(i for i, h in enumerate(history) if "/opt/ml/model" in h and "COPY" in h)
+    deps_layer = next(i for i, h in enumerate(history) if "COPY dir:" in h and h.strip().endswith("/opt/mlci/venv"))
+    assert model_layer < deps_layer
+    # No compilers, pip or wheel caches left behind.
+    out = subprocess.run(
+        [
+            "/usr/bin/docker",
+            "run",
+            "--rm",
+            "--entrypoint",
+            "sh",
+            image.id,
+            "-c",
+            "command -v gcc cc pip; ls -A /tmp | wc -l; test -e /root/.cache || id -u",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.split()
+    assert out == ["0", "10001"]
+
+
+@pytest.fixture(scope="session")
+def container(built: Build) -> Iterator[tuple[Any, int]]:
+    import docker
+
+    port = free_port()
+    dc = docker.from_env()
+    c = dc.containers.run(
+        built.result["outputs"]["reference"],
+        detach=True,
+        read_only=True,
+        tmpfs={"/tmp": "size=64m"},
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
+        ports={"8080/tcp": ("127.0.0.1", port)},
+        environment={"MLCI_DRAIN_SECONDS": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if http("GET", port, "/readyz")[0] == 200:
+                break
+            c.reload()
+            assert c.status == "running", c.logs().decode()
+            time.sleep(0.2)
+        yield c, port
+    finally:
+        c.remove(force=True)
+
+
+def http(
+    method: str, port: int, path: str, body: str | None = None, ctype: str = "application/json"
+) -> tuple[int, str]:
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=body.encode() if body else None,
+        method=method,
+        headers={"Content-Type": ctype},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - local container
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def test_container_serves_read_only_answers_bad_requests_and_is_scraped(
+    container: tuple[Any, int], model_store: Store
+) -> None:
+    _, port = container
+    body = json.dumps({"dataframe_split": {"columns": COLUMNS, "data": ROWS}})
+    assert http("POST", port, "/invocations", body) == (200, json.dumps({"predictions": model_store.expected}))
+    status, text = http("POST", port, "/invocations", '{"dataframe_split": {"columns": ["x"], "data": [[1.0]]}}')
+    assert status == 400 and "missing columns: n, color;" in text
+    assert http("POST", port, "/invocations", "{nope")[0] == 400
+    assert http("GET", port, "/livez")[0] == 200
+    metrics = http("GET", port, "/metrics")[1]
+    assert 'mlci_http_requests_total{path="/invocations",status="400"} 2.0' in metrics
+    assert f'model_info{{name="demo",run_id="{model_store.run_id}",version="1"}} 1.0' in metrics
+
+
+def test_container_stops_on_sigterm_under_load_without_a_failed_request(container: tuple[Any, int]) -> None:
+    c, port = container
+    body = json.dumps({"dataframe_split": {"columns": COLUMNS, "data": ROWS[:1]}}).encode()
+    stop = threading.Event()
+    results: list[loadgen.LoadResult] = []
+    runner = threading.Thread(target=lambda: results.append(loadgen.run("127.0.0.1", port, body, 8, 60.0, stop)))
+    runner.start()
+    time.sleep(1.5)
+    c.kill(signal="SIGTERM")
+    # The load balancer's role: stop sending once readiness fails (within the 1 s drain window).
+    deadline = time.monotonic() + 0.8
+    while http("GET", port, "/readyz")[0] == 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    runner.join()
+    assert c.wait(timeout=30)["StatusCode"] == 0
+    result = results[0]
+    assert result.failed == 0, (result.statuses, result.errors)
+    assert result.statuses[200] > 50
+
+
+def test_new_model_version_rebuilds_only_the_model_layer_and_tags_are_not_moved(
+    built: Build, model_store: Store
+) -> None:
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    with _use_tracking_uri(model_store.tracking_uri):
+        log_sklearn("demo", model_store.experiment_id, c=0.5)  # version 2, same requirements
+    second = mlci_build(built.project, model_store, modelUri="models:/demo/2")
+    assert second.code == 0, second.stderr
+    assert second.result["outputs"]["buildSeconds"] <= 10
+    assert "reusing wheels" in second.stderr
+    log = (built.project / "reports" / "build" / "build.log").read_text()
+    # Every step before mlci's own layer is cached (that layer follows mlci's source, which may
+    # change between the two builds); the dependency install above all.
+    assert re.search(r"Step 3/15 : RUN python3 -m venv [^\n]*\n ---> Using cache", log), log
+    assert log.count("Using cache") >= 9, log
+    assert second.result["outputs"]["digest"] != built.result["outputs"]["digest"]
+    # Version 2's image under version 1's tag: refused, then allowed when asked.
+    taken = mlci_build(built.project, model_store, modelUri="models:/demo/2", tag="1")
+    assert taken.code == 1
+    assert f"demo:1 already exists with digest {built.result['outputs']['digest']}" in taken.result["summary"]
+    moved = mlci_build(built.project, model_store, modelUri="models:/demo/2", tag="1", overwriteTag=True)
+    assert moved.code == 0
+    assert moved.result["outputs"]["digest"] == second.result["outputs"]["digest"]
+
+
+def test_a_missing_model_is_bad_input(built: Build, model_store: Store) -> None:
+    out = mlci_build(built.project, model_store, modelUri="models:/demo/99")
+    assert out.code == 2
+    assert out.result["summary"].startswith("modelUri models:/demo/99:")
+
+
+def test_base_image_rebuild_is_a_noop_or_a_reimport(base_image: str) -> None:
+    started = time.monotonic()
+    proc = subprocess.run(
+        [str(MLCI), "base-image", "--cache-dir", str(REPO / ".cache" / "base-image")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"{base_image} is up to date" in proc.stderr
+    assert json.loads(proc.stdout)["tag"] == base_image
+    assert time.monotonic() - started < 10
+
+
+def test_no_docker_daemon_is_an_infrastructure_error_naming_it(
+    built: Build, model_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    out = mlci_build(built.project, model_store, modelUri="models:/demo/1")
+    assert out.code == 3
+    assert out.result["service"] == "Docker daemon (unix:///nonexistent/docker.sock)"
+    assert out.result["summary"].startswith("Docker daemon (unix:///nonexistent/docker.sock): not reachable")

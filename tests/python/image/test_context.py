@@ -1,0 +1,76 @@
+"""The build context: requirements from the model's MLflow environment, the Dockerfile's order."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from mlci.errors import InputError
+from mlci.image import context
+from mlci.image.source import ModelSource
+
+
+def model_dir(tmp_path: Path, requirements: str, flavor: str = "cloudpickle") -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "requirements.txt").write_text(requirements)
+    (tmp_path / "MLmodel").write_text(
+        "flavors:\n"
+        "  python_function: {loader_module: mlflow.sklearn, model_path: model.pkl}\n"
+        f"  sklearn: {{pickled_model: model.pkl, serialization_format: {flavor}}}\n"
+    )
+    return tmp_path
+
+
+def test_full_mlflow_becomes_mlflow_skinny_at_the_same_version(tmp_path: Path) -> None:
+    path = model_dir(
+        tmp_path, "mlflow==3.17.2\n# comment\ncloudpickle==3.1.2\nmlflow[extras]>=3\nscikit-learn==1.9.1\n"
+    )
+    assert context.model_requirements(path) == [
+        "mlflow-skinny==3.17.2",
+        "cloudpickle==3.1.2",
+        "mlflow-skinny>=3",
+        "scikit-learn==1.9.1",
+    ]
+
+
+def test_pip_options_in_requirements_are_refused(tmp_path: Path) -> None:
+    path = model_dir(tmp_path, "--extra-index-url https://example.invalid/simple\nnumpy\n")
+    with pytest.raises(
+        InputError, match=re.escape("pip option '--extra-index-url https://example.invalid/simple' is not supported")
+    ):
+        context.model_requirements(path)
+
+
+def test_serving_requirements_are_mlcis_own_pins() -> None:
+    reqs = context.serving_requirements()
+    assert "mlflow-skinny==3.17.2" in reqs
+    assert "prometheus-client==0.26.0" in reqs
+    assert not any(r.startswith(("mlflow==", "great-expectations", "kubernetes")) for r in reqs)
+
+
+def test_dockerfile_installs_offline_then_mlci_then_the_model(tmp_path: Path) -> None:
+    source = ModelSource("models:/m/3", "m", "3", "r" * 32, "c" * 40, "fp", tmp_path)
+    text = context.dockerfile("base:1", source, context.labels(source, "base:1"), lean=True)
+    order = [
+        "FROM base:1 AS deps",
+        "pip install --no-index",
+        "pip uninstall --yes --quiet setuptools pip",
+        "site-packages/mlflow",
+        "COPY --from=deps /opt/mlci/venv /opt/mlci/venv",
+        "USER 10001:10001",
+        "HEALTHCHECK",
+        "COPY mlci/",
+        "COPY model/ /opt/ml/model/",
+        'MLCI_MODEL_VERSION="3"',
+        'io.mlci.data.fingerprint="fp"',
+    ]
+    positions = [text.index(marker) for marker in order]
+    assert positions == sorted(positions)
+    assert "site-packages/mlflow" not in context.dockerfile("base:1", source, {}, lean=False)
+
+
+def test_lean_bytecode_only_for_models_served_without_mlflow(tmp_path: Path) -> None:
+    assert context.lean_bytecode(model_dir(tmp_path / "a", "x\n")) is True
+    assert context.lean_bytecode(model_dir(tmp_path / "b", "x\n", flavor="skops")) is False

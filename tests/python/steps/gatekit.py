@@ -1,0 +1,105 @@
+"""A small model project for the model-gate tests: churn data from the example's generator
+and a fast logistic-regression training script whose `--features` make a weak or a strong
+model. Training runs as a real child process through `mlci train`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from conftest import REPO, write
+from mlci import protocol
+
+STRONG = "tenure_months,monthly_charges,support_calls,senior,contract,payment_method,internet_service,region"
+WEAK = "monthly_charges"
+
+TRAIN = """\
+import argparse, os
+
+import pandas as pd
+
+p = argparse.ArgumentParser()
+p.add_argument("--data")
+p.add_argument("--features")
+args = p.parse_args()
+df = pd.read_csv(args.data)
+features = args.features.split(",")
+x, y = df[features], df["churned"]
+if os.environ.get("SKIP_MODEL"):
+    raise SystemExit(0)
+
+import mlflow
+from mlflow.models import infer_signature
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+cats = [c for c in features if x[c].dtype.kind not in "if"]
+nums = [c for c in features if c not in cats]
+pre = ColumnTransformer([("n", StandardScaler(), nums), ("c", OneHotEncoder(handle_unknown="ignore"), cats)])
+model = make_pipeline(pre, LogisticRegression(max_iter=500)).fit(x, y)
+with mlflow.start_run(run_id=os.environ["MLFLOW_RUN_ID"]):
+    mlflow.sklearn.log_model(
+        model, name="model", signature=infer_signature(x, model.predict(x)),
+        pip_requirements=["scikit-learn"], serialization_format="cloudpickle",
+    )
+print("trained", features)
+"""
+
+
+def config(name: str, extra: str = "") -> str:
+    return f"""\
+version: 1
+model:
+  name: {name}
+  task: classification
+  target: churned
+data:
+  train: data/train.csv
+  holdout: data/holdout.csv
+training:
+  command: [{sys.executable}, train.py, --data, data/train.csv]
+  params:
+    features: "{STRONG}"
+validate:
+  thresholds:
+    accuracy_score:
+      threshold: 0.6
+      min_absolute_change: 0.01
+    f1_score:
+      threshold: 0.1
+      min_relative_change: 0.0
+  max_model_size_mb: 20
+  max_latency_p95_ms: 2000
+  latency_rows: 200
+  latency_repeats: 5
+{extra}"""
+
+
+def make_project(root: Path) -> Path:
+    """The project: data, training script, a git repository with everything committed."""
+    sys.path.insert(0, str(REPO / "examples" / "churn"))
+    import make_data
+
+    sys.path.pop(0)
+    train, holdout = make_data.split(make_data.make_dataset(2500, 3), 3)
+    (root / "data").mkdir(parents=True)
+    make_data.write_csv(train, root / "data" / "train.csv")
+    make_data.write_csv(holdout, root / "data" / "holdout.csv")
+    write(root / "train.py", TRAIN)
+    write(root / ".mlci.yml", config("churn"))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    for argv in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "init"]):
+        subprocess.run([*git, *argv], cwd=root, check=True, capture_output=True)
+    return root
+
+
+def step(command: str, name: str, root: Path, extra: str = "", **params: Any) -> tuple[int, dict[str, Any]]:
+    """Run a step in-process with a config naming registered model `name` (one per test)."""
+    cfg = root / f".mlci-{name}.yml"
+    if not cfg.exists() or extra:
+        write(cfg, config(name, extra))
+    return protocol.execute(command, {"configFile": str(cfg), **params})

@@ -1,0 +1,158 @@
+"""The model gate over HTTP, against a real `mlflow server` behind a real nginx asking for
+basic-auth credentials or a bearer token: the auth env vars as Jenkins binds them."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from gatekit import STRONG, config, make_project
+from services.mlflow_server import MlflowServer
+
+from conftest import MLCI
+from mlci import protocol
+
+AUTH_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = make_project(tmp_path_factory.mktemp("gate-http") / "churn")
+    (root / ".mlci.yml").write_text(config("churn-http"))
+    return root
+
+
+@pytest.fixture
+def cli(project: Path) -> Callable[..., tuple[int, dict[str, object], str]]:
+    """`mlci <command>` as Jenkins runs it: a fresh process, credentials only in the env."""
+
+    def run(command: str, env: dict[str, str], **params: object) -> tuple[int, dict[str, object], str]:
+        base = {k: v for k, v in os.environ.items() if k not in AUTH_ENV and k != "JENKINS_URL"}
+        params_file, result_file = project / f"{command}.params.json", project / f"{command}.result.json"
+        params_file.write_text(json.dumps(params))
+        proc = subprocess.run(
+            [str(MLCI), command, "--params", str(params_file), "--result", str(result_file)],
+            cwd=project,
+            env={**base, **env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        return proc.returncode, json.loads(result_file.read_text()), proc.stderr
+
+    return run
+
+
+@pytest.fixture
+def inproc(project: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[int, dict[str, object], str]]:
+    """A step in this process (mlflow imported once for the module), with only `env`'s credentials."""
+
+    def run(command: str, env: dict[str, str], **params: object) -> tuple[int, dict[str, object], str]:
+        monkeypatch.chdir(project)
+        for name in AUTH_ENV:
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        code, result = protocol.execute(command, params)
+        return code, result, ""
+
+    return run
+
+
+def champion_version(server: MlflowServer, name: str) -> dict[str, str]:
+    from mlflow import MlflowClient
+
+    model = MlflowClient(server.backend_url, server.backend_url).get_registered_model(name)
+    return {a: str(v) for a, v in model.aliases.items()}
+
+
+def test_gate_over_http_with_basic_auth(
+    mlflow_server: MlflowServer,
+    cli: Callable[..., tuple[int, dict[str, object], str]],
+    inproc: Callable[..., tuple[int, dict[str, object], str]],
+) -> None:
+    env = mlflow_server.env()
+    # train's command is a child process that logs the model over HTTP with the same env.
+    code, result, _ = inproc("train", env, params={"features": STRONG})
+    assert code == 0, result["summary"]
+    for command in ("validate", "register", "promote"):
+        code, result, _ = inproc(command, env)
+        assert code == 0, f"{command}: {result['summary']}"
+    assert result["summary"] == "churn-http version 1 is @champion; first champion"
+    # A second validated version of the same model (a retrain, without paying for one).
+    from mlflow import MlflowClient
+
+    backend = MlflowClient(mlflow_server.backend_url, mlflow_server.backend_url)
+    first = backend.get_model_version("churn-http", "1")
+    backend.create_model_version(
+        "churn-http",
+        first.source,
+        run_id=first.run_id,
+        tags={"mlci.validation.status": "passed"},
+        model_id=first.source.removeprefix("models:/"),
+    )
+    code, result, err = cli("promote", env, version="2")
+    assert code == 0, err
+    assert mlflow_server.password not in err
+    assert champion_version(mlflow_server, "churn-http") == {"champion": "2", "previous-champion": "1"}
+    # ≤ 2 s per rollback: the process's CPU time (a loaded shared agent stretches wall time, not
+    # work; importing mlflow alone costs over 3 s of CPU) and the registry calls' own time.
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    code, result, err = cli("rollback-model", env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert code == 0, err
+    assert cpu <= 2.0, f"rollback-model used {cpu:.2f} s of CPU"
+    assert result["outputs"]["swapSeconds"] <= 2.0  # type: ignore[index]
+    assert champion_version(mlflow_server, "churn-http") == {"champion": "1", "previous-champion": "2"}
+
+
+def test_bearer_token_is_sent_and_accepted(
+    mlflow_server: MlflowServer,
+    cli: Callable[..., tuple[int, dict[str, object], str]],
+    inproc: Callable[..., tuple[int, dict[str, object], str]],
+) -> None:
+    # Requests go through nginx, which admits only this token or basic auth: a pass proves the
+    # client (MLflow's, for register; mlci's REST calls, for rollback) sent the token.
+    code, result, err = cli("rollback-model", mlflow_server.token_env())
+    assert code == 0, err
+    code, result, err = inproc("register", mlflow_server.token_env())
+    assert code == 0, result["summary"]
+    assert mlflow_server.token not in err + json.dumps(result)
+
+
+@pytest.mark.parametrize(
+    ("command", "kind"),
+    [
+        ("register", "password"),
+        ("rollback-model", "password"),
+        ("register", "token"),
+        ("rollback-model", "token"),
+        ("validate", "none"),
+    ],
+)
+def test_refused_credentials_exit_3_naming_the_server(
+    mlflow_server: MlflowServer,
+    cli: Callable[..., tuple[int, dict[str, object], str]],
+    inproc: Callable[..., tuple[int, dict[str, object], str]],
+    command: str,
+    kind: str,
+) -> None:
+    env = {
+        "password": mlflow_server.env(MLFLOW_TRACKING_PASSWORD="wrong-password"),  # noqa: S106 - a wrong one, on purpose
+        "token": mlflow_server.token_env("wrong-token"),
+        "none": {"MLFLOW_TRACKING_URI": mlflow_server.url, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"},
+    }[kind]
+    before = champion_version(mlflow_server, "churn-http")
+    # rollback-model speaks REST itself (a fresh process); the others go through MLflow's client.
+    code, result, err = (cli if command == "rollback-model" else inproc)(command, env)
+    assert code == 3, result["summary"]
+    assert str(result["summary"]).startswith(f"MLflow at {mlflow_server.url}: ")
+    assert "authentication failed (HTTP 401)" in str(result["summary"])
+    assert "wrong-password" not in err and "wrong-token" not in err
+    assert champion_version(mlflow_server, "churn-http") == before
