@@ -32,7 +32,9 @@ def cli(project: Path) -> Callable[..., tuple[int, dict[str, object], str]]:
     """`mlci <command>` as Jenkins runs it: a fresh process, credentials only in the env."""
 
     def run(command: str, env: dict[str, str], **params: object) -> tuple[int, dict[str, object], str]:
-        base = {k: v for k, v in os.environ.items() if k not in AUTH_ENV and k != "JENKINS_URL"}
+        # No inherited MLFLOW_*: mlflow.set_registry_uri() in an earlier in-process test writes
+        # MLFLOW_REGISTRY_URI into os.environ, which would point this step at another store.
+        base = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_") and k != "JENKINS_URL"}
         params_file, result_file = project / f"{command}.params.json", project / f"{command}.result.json"
         params_file.write_text(json.dumps(params))
         proc = subprocess.run(
@@ -54,7 +56,7 @@ def inproc(project: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., tupl
 
     def run(command: str, env: dict[str, str], **params: object) -> tuple[int, dict[str, object], str]:
         monkeypatch.chdir(project)
-        for name in AUTH_ENV:
+        for name in [*AUTH_ENV, *(k for k in os.environ if k.startswith("MLFLOW_"))]:
             monkeypatch.delenv(name, raising=False)
         for name, value in env.items():
             monkeypatch.setenv(name, value)
