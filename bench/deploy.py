@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchdoc import write_section
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "python"))
 
@@ -29,7 +31,6 @@ from services import deploy_site, registry  # noqa: E402
 from services.model_images import build_all  # noqa: E402
 from services.traffic import Load  # noqa: E402
 
-DOC = REPO / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- deploy:begin -->", "<!-- deploy:end -->"
 REJECTED = "rejected"
 BACK_ON_STABLE = "Fail the deploy after the rollback"
@@ -127,13 +128,7 @@ def main() -> int:
     table = render(rows, load_at_start)
     print(table)
     if not args.no_write:
-        text = DOC.read_text(encoding="utf-8")
-        block = f"{BEGIN}\n{table}{END}"
-        if BEGIN in text:
-            text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :]
-        else:
-            text = text.rstrip("\n") + "\n\n" + block + "\n"
-        DOC.write_text(text, encoding="utf-8")
+        write_section(BEGIN, END, f"{BEGIN}\n{table}{END}")
     return 0
 
 

@@ -29,11 +29,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from benchdoc import write_section
 
 from mlci.drift import check, reference
 
 REPO = Path(__file__).resolve().parents[1]
-DOC = REPO / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- drift:begin -->", "<!-- drift:end -->"
 WORK = REPO / ".cache" / "bench-drift"
 EVIDENTLY_ENV = REPO / ".cache" / "bench-evidently"
@@ -273,12 +273,7 @@ def main() -> int:
         ]
     )
     print(section)
-    text = DOC.read_text()
-    if BEGIN in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text.rstrip("\n") + "\n")
+    write_section(BEGIN, END, section)
     return 1 if failed else 0
 
 

@@ -25,9 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchdoc import write_section
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-DOC = REPO / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- gate:begin -->", "<!-- gate:end -->"
 TARGET_S = 3.0
 PHASES = [
@@ -133,16 +134,7 @@ def main() -> int:
     ]
     section = "\n".join(lines)
     print(section)
-    text = (
-        DOC.read_text()
-        if DOC.exists()
-        else "# Benchmarks\n\nRun on demand with `make bench`; not part of `make test`.\n\n"
-    )
-    if BEGIN in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text.rstrip("\n") + "\n")
+    write_section(BEGIN, END, section)
     return 0 if ok else 1
 
 

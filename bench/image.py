@@ -21,9 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchdoc import write_section
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-DOC = REPO / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- image:begin -->", "<!-- image:end -->"
 BASE = "mlci/python:3.11-bookworm"
 sys.path.insert(0, str(REPO / "python" / "src"))
@@ -154,12 +155,7 @@ def main() -> int:
             END,
         ]
     )
-    text = DOC.read_text()
-    if BEGIN in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text.rstrip("\n") + "\n")
+    write_section(BEGIN, END, section)
     print(section)
     return 0
 

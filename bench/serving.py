@@ -23,9 +23,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+from benchdoc import write_section
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-DOC = REPO / "docs" / "benchmarks.md"
 EXAMPLE = REPO / "examples" / "churn"
 BEGIN, END = "<!-- serving:begin -->", "<!-- serving:end -->"
 sys.path.insert(0, str(REPO / "python" / "src"))
@@ -260,12 +261,7 @@ def main() -> int:
             END,
         ]
     )
-    text = DOC.read_text()
-    if BEGIN in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text.rstrip("\n") + "\n")
+    write_section(BEGIN, END, section)
     print(section)
     return 0
 

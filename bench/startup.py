@@ -16,9 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from benchdoc import write_section
+
 BIN = Path(sys.executable).parent
-DOC = REPO / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- startup:begin -->", "<!-- startup:end -->"
 
 CASES = [
@@ -81,16 +81,7 @@ def main() -> int:
             END,
         ]
     )
-    text = (
-        DOC.read_text()
-        if DOC.exists()
-        else "# Benchmarks\n\nRun on demand with `make bench`; not part of `make test`.\n\n"
-    )
-    if BEGIN in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text.rstrip("\n") + "\n")
+    write_section(BEGIN, END, section)
     return 1 if failed else 0
 
 
