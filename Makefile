@@ -9,6 +9,9 @@ SHELL := /bin/bash
 ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 export JAVA_HOME ?= /usr/lib/jvm/java-17-openjdk-$(ARCH)
 export UV_NATIVE_TLS := 1
+# Installed packages get their bytecode at install time: with PYTHONDONTWRITEBYTECODE set (as on CI
+# machines) Python would otherwise recompile mlflow, pandas and scikit-learn on every start.
+export UV_COMPILE_BYTECODE := 1
 CACHE := .cache
 VENV := python/.venv
 MLCI := $(VENV)/bin/mlci
