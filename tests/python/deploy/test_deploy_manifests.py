@@ -197,6 +197,13 @@ def test_the_restricted_check_catches_each_documented_rule(
     assert any(rule in p for p in problems), problems
 
 
+def test_the_examples_kubernetes_targets_render_valid_restricted_manifests() -> None:
+    loaded = config.load(Path(__file__).resolve().parents[3] / "examples" / "churn" / "kubernetes.mlci.yml")
+    for target in loaded.config.deploy:
+        for manifest in manifests.render(loaded.config, target, IMAGE):
+            as_model(manifest)
+
+
 def test_k8s_render_writes_one_file_per_object(
     tmp_path: Path, mlci: Callable[..., subprocess.CompletedProcess[str]], project: Path
 ) -> None:
