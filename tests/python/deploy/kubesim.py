@@ -53,12 +53,14 @@ class Cluster:
     applies: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)  # (plural, name, query)
     deletes: list[tuple[str, str]] = field(default_factory=list)
     scrapes: dict[str, int] = field(default_factory=dict)
+    calls: int = 0  # API requests of any kind
     old_pods: dict[str, tuple[str, int]] = field(default_factory=dict)  # Deployment -> (image, replicas) before
     url: str = ""
 
     # ------------------------------------------------------------ HTTP
 
     def handle(self, request: kmock.Request) -> Any:
+        self.calls += 1
         if request.resource is None:
             raise kmock.KubernetesError(
                 404, "NotFound", f"the server could not find the requested resource {request.url}"

@@ -227,6 +227,17 @@ def test_rbac_forbidden_is_an_infrastructure_error_naming_verb_and_resource(
     assert "docs/kubernetes.md#rbac" in result["summary"]
 
 
+def test_losing_the_cluster_mid_canary_takes_the_canary_out_of_traffic(tmp_path: Path, cluster: Cluster) -> None:
+    config = project(tmp_path, cluster, "canary")
+    assert run("deploy", config, image=V1)[0] == 0
+    cluster.forbidden.add(("get", "pods/proxy"))
+    code, result = run("deploy", config, image=V2)
+    assert code == 3
+    assert "cannot get (proxy) pods/proxy churn-canary" in result["summary"]
+    assert ("deployments", "churn-canary") in cluster.deletes
+    assert deployment_image(cluster, "churn") == V1
+
+
 def test_an_apply_conflict_names_the_field_and_its_manager(tmp_path: Path, cluster: Cluster) -> None:
     cluster.conflicts.add("deployments")
     code, result = run("deploy", project(tmp_path, cluster), image=V1)
@@ -271,6 +282,7 @@ def test_bad_input_is_refused_before_the_cluster_is_touched(tmp_path: Path, clus
     config = project(
         tmp_path,
         cluster,
+        "canary",
         extra="""\
           patches:
             - kind: Deployment
@@ -280,4 +292,40 @@ def test_bad_input_is_refused_before_the_cluster_is_touched(tmp_path: Path, clus
     code, result = run("deploy", config, image=V1)
     assert code == 2, result["summary"]
     assert "privileged: must be unset or false" in result["summary"]
-    assert cluster.applies == []
+    assert cluster.calls == 0
+
+
+# ---------------------------------------------------------------- kubectl's rollout status rules
+
+
+def _deployment(generation: int, observed: int, wanted: int, **status: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "churn", "generation": generation},
+        "spec": {"replicas": wanted},
+        "status": {"observedGeneration": observed, **status},
+    }
+
+
+@pytest.mark.parametrize(
+    ("deployment", "done", "message"),
+    [
+        (_deployment(2, 1, 3, replicas=3, updatedReplicas=3, availableReplicas=3), False, "to be observed"),
+        (_deployment(2, 2, 3, replicas=4, updatedReplicas=1, availableReplicas=3), False, "1 of 3 new replicas"),
+        (_deployment(2, 2, 3, replicas=4, updatedReplicas=3, availableReplicas=3), False, "1 old replicas pending"),
+        (_deployment(2, 2, 3, replicas=3, updatedReplicas=3, availableReplicas=2), False, "2 of 3 updated replicas"),
+        (_deployment(2, 2, 3, replicas=3, updatedReplicas=3, availableReplicas=3), True, "successfully rolled out"),
+    ],
+)
+def test_rollout_status_follows_kubectl(deployment: dict[str, Any], done: bool, message: str) -> None:
+    from mlci.deploy.kubernetes import rollout_status
+
+    got_done, got_message = rollout_status(deployment)
+    assert got_done is done and message in got_message
+
+
+def test_a_passed_progress_deadline_fails_the_rollout() -> None:
+    from mlci.deploy.kubernetes import RolloutFailed, rollout_status
+
+    deadline = {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}
+    with pytest.raises(RolloutFailed, match="exceeded its progress deadline"):
+        rollout_status(_deployment(2, 2, 3, replicas=3, updatedReplicas=1, conditions=[deadline]))

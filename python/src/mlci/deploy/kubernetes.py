@@ -15,6 +15,7 @@ ratio, each step judged by deploy/gate.py on the pods' own metrics, then promote
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from mlci import log
 from mlci.deploy import HostResult, Outcome, gate, manifests, smoke
 from mlci.deploy.kubeapi import KubeApi, kubeconfig_path
-from mlci.errors import InputError
+from mlci.errors import InputError, MlciError
 
 if TYPE_CHECKING:
     from mlci.config import Config, DeployTarget
@@ -100,6 +101,7 @@ class KubernetesBackend:
     def deploy(self, image: str, smoke_payload: dict[str, Any], expected: list[Any]) -> Outcome:
         started = time.monotonic()
         rows = _rows(smoke_payload, expected)
+        manifests.render(self.config, self.target, image)  # bad input fails before the cluster is asked anything
         strategy = self.target.strategy
         if strategy == "canary" and self.api.get("Deployment", self.app) is None:
             log.info(f"no stable Deployment {self.app} yet: the first deploy rolls out without canary steps")
@@ -161,6 +163,26 @@ class KubernetesBackend:
         stable = self.api.get("Deployment", self.app) or {}
         total = int(stable.get("spec", {}).get("replicas") or self.target.kubernetes.replicas)
         name = f"{self.app}-canary"
+        try:
+            failed = self._canary_steps(image, name, total)
+        except MlciError:
+            # The cluster stopped answering mid-way: take the canary out of traffic if it still can.
+            with contextlib.suppress(MlciError):
+                self.api.delete("Deployment", name)
+            raise
+        if failed:
+            return failed
+        objects = manifests.render(self.config, self.target, image)
+        self._apply_all(objects)
+        reason = self._wait(self.app, image)
+        self.api.delete("Deployment", name)
+        if reason:
+            return self._failed(f"promotion: {reason}", objects, restore=True)
+        self._remember(objects)
+        return Outcome(True, "", self._hosts(objects), switched=[self.app])
+
+    def _canary_steps(self, image: str, name: str, total: int) -> Outcome | None:
+        """Each step below 100%: the canary at its replica share, then a judged window."""
         for percent in self.target.canary_steps:
             if percent >= 100:
                 break
@@ -178,14 +200,7 @@ class KubernetesBackend:
                     {name: HostResult(name, failed=1)},
                     rolled_back=[name],
                 )
-        objects = manifests.render(self.config, self.target, image)
-        self._apply_all(objects)
-        reason = self._wait(self.app, image)
-        self.api.delete("Deployment", name)
-        if reason:
-            return self._failed(f"promotion: {reason}", objects, restore=True)
-        self._remember(objects)
-        return Outcome(True, "", self._hosts(objects), switched=[self.app])
+        return None
 
     # ------------------------------------------------------------ pieces
 
