@@ -157,6 +157,12 @@ class KubernetesHpa(Section):
     cpu_utilization: int = Field(70, gt=0, le=100, description="Target average CPU use, percent of the request.")
     custom_metric: KubernetesCustomMetric | None = Field(None, description="Also scale on this per-pod metric.")
 
+    @model_validator(mode="after")
+    def _ordered(self) -> KubernetesHpa:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas ({self.min_replicas}) is above max_replicas ({self.max_replicas})")
+        return self
+
 
 class ManifestPatch(Section):
     kind: Literal["Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"] = Field(
@@ -169,7 +175,9 @@ class ManifestPatch(Section):
 
 class KubernetesOptions(Section):
     kubeconfig: str | None = Field(
-        None, description="Kubeconfig file; default: the KUBECONFIG env var (what Jenkins' file credential sets)."
+        None,
+        description="Kubeconfig file, relative to `.mlci.yml`; default: the KUBECONFIG env var (what "
+        "`kubeconfigCredentialsId` sets), else `~/.kube/config`.",
     )
     context: str | None = Field(None, description="Kubeconfig context; default: its current context.")
     replicas: int = Field(2, ge=1, description="Model pods (ignored when `hpa` is set: the autoscaler owns it).")
@@ -194,7 +202,7 @@ class DeployTarget(Section):
     environment: Literal["staging", "production"] = Field(description="Production targets need approval.")
     strategy: Literal["rolling", "blue-green", "canary"] = Field("rolling", description="Rollout strategy.")
     inventory: str | None = Field(None, description="Ansible inventory (type ansible).")
-    namespace: str | None = Field(None, description="Kubernetes namespace (type kubernetes).")
+    namespace: str | None = Field(None, description="Kubernetes namespace (required for type kubernetes).")
     url: str | None = Field(None, description="Live endpoint of the target (its load balancer), for smoke tests.")
     service: Name | None = Field(None, description="Service name on the hosts and load balancer; default: model name.")
     canary_steps: list[Annotated[int, Field(gt=0, le=100)]] = Field(

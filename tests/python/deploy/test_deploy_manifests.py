@@ -222,3 +222,8 @@ def test_k8s_render_writes_one_file_per_object(
     assert done.returncode == 2 and "not pinned by digest" in done.stderr
     done = mlci("k8s", "render", "--target", "nope", "--image", IMAGE, "--out", "gitops")
     assert done.returncode == 2 and "no deploy target named 'nope'" in done.stderr
+
+
+def test_an_autoscaler_with_min_above_max_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"deploy\[0\]\.kubernetes\.hpa: min_replicas \(5\) is above max_replicas"):
+        load(tmp_path, kubernetes={"hpa": {"min_replicas": 5, "max_replicas": 3}})
