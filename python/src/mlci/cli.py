@@ -43,11 +43,15 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="JSON instead of YAML")
     cfg_sub.add_parser("schema", help="print the JSON Schema of .mlci.yml")
 
+    from mlci.deploy import render
     from mlci.image import base_args
     from mlci.serving import settings
 
     settings.add_arguments(sub.add_parser("serve", help="serve an MLflow model (the entry point of mlci images)"))
     base_args.add_arguments(sub.add_parser("base-image", help="build a Python base image from a Debian mirror"))
+    k8s = sub.add_parser("k8s", help="Kubernetes targets: render their manifests")
+    k8s_sub = k8s.add_subparsers(dest="k8s_command", metavar="ACTION", required=True)
+    render.add_arguments(k8s_sub.add_parser("render", help="write a kubernetes target's manifests (for GitOps)"))
 
     for step in contracts.step_names():
         _step_parser(sub, contracts.load(step))
@@ -117,6 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from mlci.serving import server, settings
 
             return server.serve(settings.from_args(args))
+        if args.command == "k8s":
+            from mlci.deploy import render
+
+            return render.main(args)
         if args.command == "base-image":
             from mlci.image import base
 

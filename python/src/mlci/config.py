@@ -139,13 +139,70 @@ class SmokeConfig(Section):
     timeout_seconds: float = Field(10, gt=0, description="Timeout of one request.")
 
 
+class KubernetesResources(Section):
+    cpu_request: str = Field("250m", description="CPU the scheduler reserves per model pod.")
+    memory_request: str = Field("512Mi", description="Memory the scheduler reserves per model pod.")
+    cpu_limit: str | None = Field(None, description="CPU limit per pod; default none (throttling hurts latency).")
+    memory_limit: str = Field("1Gi", description="Memory limit per pod; a pod above it is OOM-killed.")
+
+
+class KubernetesCustomMetric(Section):
+    name: str = Field(description="Pods metric served by the cluster's custom metrics API (a Prometheus adapter).")
+    average_value: str = Field(description="Target average per pod, a Kubernetes quantity such as `20` or `500m`.")
+
+
+class KubernetesHpa(Section):
+    min_replicas: int = Field(2, ge=1, description="Fewest pods the autoscaler keeps.")
+    max_replicas: int = Field(10, ge=1, description="Most pods the autoscaler starts.")
+    cpu_utilization: int = Field(70, gt=0, le=100, description="Target average CPU use, percent of the request.")
+    custom_metric: KubernetesCustomMetric | None = Field(None, description="Also scale on this per-pod metric.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> KubernetesHpa:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas ({self.min_replicas}) is above max_replicas ({self.max_replicas})")
+        return self
+
+
+class ManifestPatch(Section):
+    kind: Literal["Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"] = Field(
+        description="Kind of the rendered manifests the patch applies to."
+    )
+    patch: dict[str, Any] = Field(
+        description="Merge patch (RFC 7386); lists of named items (containers, env, volumes) merge by `name`."
+    )
+
+
+class KubernetesOptions(Section):
+    kubeconfig: str | None = Field(
+        None,
+        description="Kubeconfig file, relative to `.mlci.yml`; default: the KUBECONFIG env var (what "
+        "`kubeconfigCredentialsId` sets), else `~/.kube/config`.",
+    )
+    context: str | None = Field(None, description="Kubeconfig context; default: its current context.")
+    replicas: int = Field(2, ge=1, description="Model pods (ignored when `hpa` is set: the autoscaler owns it).")
+    resources: KubernetesResources = Field(KubernetesResources(), description="Requests and limits of the pod.")
+    hpa: KubernetesHpa | None = Field(None, description="A HorizontalPodAutoscaler for the model Deployment.")
+    progress_deadline_seconds: int = Field(
+        600, gt=0, description="A rollout that makes no progress this long fails (ProgressDeadlineExceeded)."
+    )
+    startup_seconds: int = Field(120, gt=0, description="Time a pod has to load its model before it is restarted.")
+    prestop_seconds: int = Field(
+        5, ge=0, description="A stopping pod keeps serving this long, while endpoints drop it."
+    )
+    poll_seconds: float = Field(2, gt=0, description="Interval of rollout status polls.")
+    patches: list[ManifestPatch] = Field(
+        [], description="Changes to the rendered manifests; a result that fails Pod Security `restricted` is refused."
+    )
+
+
 class DeployTarget(Section):
     name: Name = Field(description="Target name, used by steps and stages.")
     type: Literal["ansible", "kubernetes"] = Field(description="Backend that deploys to it.")
     environment: Literal["staging", "production"] = Field(description="Production targets need approval.")
     strategy: Literal["rolling", "blue-green", "canary"] = Field("rolling", description="Rollout strategy.")
     inventory: str | None = Field(None, description="Ansible inventory (type ansible).")
-    namespace: str | None = Field(None, description="Kubernetes namespace (type kubernetes).")
+    namespace: str | None = Field(None, description="Kubernetes namespace (required for type kubernetes).")
     url: str | None = Field(None, description="Live endpoint of the target (its load balancer), for smoke tests.")
     service: Name | None = Field(None, description="Service name on the hosts and load balancer; default: model name.")
     canary_steps: list[Annotated[int, Field(gt=0, le=100)]] = Field(
@@ -159,6 +216,9 @@ class DeployTarget(Section):
     smoke: SmokeConfig = Field(SmokeConfig(), description="The smoke test of the live endpoint.")
     vars: dict[str, Any] = Field(
         {}, description="More Ansible variables for the playbooks (`mlci_server_*`, `mlci_lb_*`; docs/deploy.md)."
+    )
+    kubernetes: KubernetesOptions = Field(
+        KubernetesOptions(), description="Cluster, pods and manifests of a `kubernetes` target (docs/kubernetes.md)."
     )
 
 

@@ -64,6 +64,16 @@ class DeployStepTest {
     }
 
     @Test
+    void kubeconfigIsBoundAsAFileForKubernetesTargets() {
+        Harness h = Support.harness()
+        h.credential('cluster', [type: 'file', content: 'apiVersion: v1'])
+        h.step('mlDeploy', [target: 'cloud', kubeconfigCredentialsId: 'cluster'])
+        h.step('mlRollback', [target: 'cloud', kubeconfigCredentialsId: 'cluster'])
+        assert h.cliRuns.every { ((Map) it.env).KUBECONFIG }
+        assert !Support.paramsFiles(h).any { it.containsKey('kubeconfigCredentialsId') }
+    }
+
+    @Test
     void unknownParamsAreRejectedBeforeAnyLockOrRun() {
         Harness h = Support.harness()
         String message = Support.failure { h.step('mlDeploy', [targte: 'staging']) }

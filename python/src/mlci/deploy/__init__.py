@@ -1,6 +1,6 @@
-"""Deploy backends behind one interface: `ansible` (on-prem hosts behind HAProxy) now,
-`kubernetes` later. A backend deploys an image to a target, or rolls the target back, and
-reports per host."""
+"""Deploy backends behind one interface: `ansible` (on-prem hosts behind HAProxy) and
+`kubernetes` (a cluster). A backend deploys an image to a target, or rolls the target back, and
+reports per host (per Deployment on Kubernetes)."""
 
 from __future__ import annotations
 
@@ -63,6 +63,10 @@ def backend(config: Config, target: DeployTarget, project_dir: Path, report_dir:
         from mlci.deploy.ansible import AnsibleBackend
 
         return AnsibleBackend(config, target, project_dir, report_dir)
+    if target.type == "kubernetes":
+        from mlci.deploy.kubernetes import KubernetesBackend
+
+        return KubernetesBackend(config, target, project_dir, report_dir)
     raise InputError(f"deploy target {target.name}: type {target.type} is not supported by this mlci version yet")
 
 

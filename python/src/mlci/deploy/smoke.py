@@ -8,6 +8,7 @@ import http.client
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,30 +62,39 @@ def _same(got: Any, want: Any) -> bool:
 
 
 def check(url: str, rows: Rows, smoke: SmokeConfig) -> list[Check]:
-    """Send the rows in requests of `smoke.batch_rows`; one check per request, then a summary."""
+    """Send the rows in requests of `smoke.batch_rows`; one check per request."""
     parts = urlsplit(url)
     if parts.scheme != "http" or not parts.hostname:
         raise InputError(f"url: expected http://host:port of the target's load balancer, got {url!r}")
     base = parts.path.rstrip("/")
-    checks: list[Check] = []
     conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=smoke.timeout_seconds)
+
+    def send(body: dict[str, Any]) -> tuple[int, bytes]:
+        try:
+            conn.request("POST", f"{base}/invocations", json.dumps(body).encode(), {"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        except (OSError, http.client.HTTPException) as err:
+            raise InfrastructureError(f"endpoint {url}", f"{type(err).__name__}: {err}") from None
+
     try:
-        for start in range(0, len(rows.data), smoke.batch_rows):
-            stop = min(start + smoke.batch_rows, len(rows.data))
-            body = json.dumps(rows.payload(start, stop)).encode()
-            began = time.perf_counter()
-            try:
-                conn.request("POST", f"{base}/invocations", body, {"Content-Type": "application/json"})
-                resp = conn.getresponse()
-                raw = resp.read()
-            except (OSError, http.client.HTTPException) as err:
-                raise InfrastructureError(f"endpoint {url}", f"{type(err).__name__}: {err}") from None
-            ms = (time.perf_counter() - began) * 1000
-            checks.append(
-                _judge(f"rows {start}-{stop - 1}", resp.status, raw, stop - start, ms, rows.expected[start:stop], smoke)
-            )
+        return check_with(send, rows, smoke)
     finally:
         conn.close()
+
+
+def check_with(send: Callable[[dict[str, Any]], tuple[int, bytes]], rows: Rows, smoke: SmokeConfig) -> list[Check]:
+    """The smoke checks over any transport: `send` posts one payload to /invocations and returns
+    the status and body (a direct connection, or the Kubernetes API server's service proxy)."""
+    checks: list[Check] = []
+    for start in range(0, len(rows.data), smoke.batch_rows):
+        stop = min(start + smoke.batch_rows, len(rows.data))
+        began = time.perf_counter()
+        status, raw = send(rows.payload(start, stop))
+        ms = (time.perf_counter() - began) * 1000
+        checks.append(
+            _judge(f"rows {start}-{stop - 1}", status, raw, stop - start, ms, rows.expected[start:stop], smoke)
+        )
     return checks
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 from mlci import log
 from mlci.deploy import backend, find_target, smoke
@@ -20,9 +21,13 @@ DIGEST_REF = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
 
 
 def image_reference(ctx: StepContext) -> str:
-    given = ctx.options.get("image")
+    return resolve_image(ctx.options.get("image"), ctx.project_dir)
+
+
+def resolve_image(given: str | None, project_dir: Path) -> str:
+    """The image given, else the one `mlci build` pushed; refused unless pinned by digest."""
     if not given:
-        built = ctx.project_dir / "reports" / "build" / "image.json"
+        built = project_dir / "reports" / "build" / "image.json"
         try:
             given = json.loads(built.read_text(encoding="utf-8")).get("reference")
         except FileNotFoundError:
