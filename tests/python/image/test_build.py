@@ -4,6 +4,7 @@ bad requests, scraped, and stopped with SIGTERM under load."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 from services.model_store import COLUMNS, ROWS, Store, log_sklearn
 from services.pushgateway import free_port
+from services.registry import LoginRegistry
 
 from conftest import MLCI, REPO, write
 from mlci.serving import loadgen
@@ -268,3 +270,54 @@ def test_no_docker_daemon_is_an_infrastructure_error_naming_it(
     assert out.code == 3
     assert out.result["service"] == "Docker daemon (unix:///nonexistent/docker.sock)"
     assert out.result["summary"].startswith("Docker daemon (unix:///nonexistent/docker.sock): not reachable")
+
+
+def test_push_to_a_registry_that_requires_a_login(
+    built: Build,
+    registry: str,
+    model_store: Store,
+    login_registry: LoginRegistry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    address, password = login_registry.address, login_registry.password
+    project = tmp_path / "project"
+    config = (built.project / ".mlci.yml").read_text()
+    write(project / ".mlci.yml", config.replace(f'registry: "{registry}"', f'registry: "{address}"'))
+    # No credentials anywhere (an empty docker config): refused by the registry, exit 3 naming it.
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "empty-docker-config"))
+    anonymous = mlci_build(project, model_store, modelUri="models:/demo/1")
+    assert anonymous.code == 3, anonymous.stderr
+    assert anonymous.result["service"] == f"registry ({address})"
+    assert "unauthorized" in anonymous.result["summary"].lower() or "auth" in anonymous.result["summary"].lower()
+
+    # Credentials from the env names the Jenkins step binds (withCredentials): pushed, never printed.
+    monkeypatch.setenv("MLCI_REGISTRY_USERNAME", login_registry.username)
+    monkeypatch.setenv("MLCI_REGISTRY_PASSWORD", password)
+    pushed = mlci_build(project, model_store, modelUri="models:/demo/1")
+    assert pushed.code == 0, pushed.stderr
+    digest = pushed.result["outputs"]["digest"]
+    assert pushed.result["outputs"]["reference"] == f"{address}/demo@{digest}"
+    texts = [pushed.stderr, json.dumps(pushed.result), *(p.read_text() for p in (project / "reports").rglob("*.log"))]
+    assert not [t for t in texts if password in t]
+
+    # The registry really holds it, and really wants a login for it.
+    manifest = f"http://{address}/v2/demo/manifests/{digest}"
+    accept = {"Accept": "application/vnd.docker.distribution.manifest.v2+json"}
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urllib.request.Request(manifest, headers=accept), timeout=10)
+    assert refused.value.code == 401
+    token = base64.b64encode(f"{login_registry.username}:{password}".encode()).decode()
+    authed = urllib.request.Request(manifest, headers={**accept, "Authorization": f"Basic {token}"})
+    with urllib.request.urlopen(authed, timeout=10) as resp:  # noqa: S310 - local registry
+        assert resp.headers["Docker-Content-Digest"] == digest
+
+    # Without the env names, a docker config's `auths` entry (docker login's file) is used.
+    monkeypatch.delenv("MLCI_REGISTRY_USERNAME")
+    monkeypatch.delenv("MLCI_REGISTRY_PASSWORD")
+    docker_config = tmp_path / "docker-config"
+    write(docker_config / "config.json", json.dumps({"auths": {address: {"auth": token}}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(docker_config))
+    again = mlci_build(project, model_store, modelUri="models:/demo/1")
+    assert again.code == 0, again.stderr
+    assert again.result["outputs"]["digest"] == digest
