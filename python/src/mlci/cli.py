@@ -49,6 +49,10 @@ def parser() -> argparse.ArgumentParser:
     settings.add_arguments(sub.add_parser("serve", help="serve an MLflow model (the entry point of mlci images)"))
     base_args.add_arguments(sub.add_parser("base-image", help="build a Python base image from a Debian mirror"))
 
+    assets = sub.add_parser("monitoring-assets", help="write the Prometheus scrape config, alert rules and dashboard")
+    assets.add_argument("--config", default=".mlci.yml", metavar="FILE", help="default: .mlci.yml")
+    assets.add_argument("--out", default="monitoring", metavar="DIR", help="folder to write them to (monitoring)")
+
     for step in contracts.step_names():
         _step_parser(sub, contracts.load(step))
     _data_parser(sub)
@@ -117,6 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from mlci.serving import server, settings
 
             return server.serve(settings.from_args(args))
+        if args.command == "monitoring-assets":
+            from mlci.monitoring import assets
+
+            return assets.main(args.config, args.out)
         if args.command == "base-image":
             from mlci.image import base
 
