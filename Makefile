@@ -100,6 +100,9 @@ demo: setup-python demo-services
 	cd $(EXAMPLE) && status=0; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" mlci drift || status=$$?; \
 	  if [ $$status -eq 1 ]; then echo "demo: drift detected in data/production, as intended (reports/drift/drift.html)"; fi; \
 	  [ $$status -le 1 ]
+	@# The monitor on the same sample: no Prometheus or Jenkins here, so it says what it would trigger.
+	cd $(EXAMPLE) && status=0; env -u JENKINS_URL PATH="$(CURDIR)/$(VENV)/bin:$$PATH" mlci monitor || status=$$?; \
+	  [ $$status -le 1 ] && echo "demo: retrain decision in reports/monitor/monitor.json"
 
 # The build stage pushes to a registry on $(REGISTRY) and builds on the air-gapped base image:
 # start dockerd and the registry when nothing answers (left running), build the base (cached).
@@ -122,6 +125,7 @@ bench: setup-python
 	$(VENV)/bin/python bench/drift.py
 	$(VENV)/bin/python bench/serving.py
 	$(VENV)/bin/python bench/image.py
+	$(VENV)/bin/python bench/monitor.py
 
 clean:
 	rm -rf $(CACHE) $(VENV) node_modules $(EXAMPLE)/data $(EXAMPLE)/model $(EXAMPLE)/reports $(EXAMPLE)/.mlci

@@ -21,6 +21,8 @@ pytest_plugins: list[str] = [
     "services.mlflow_server",
     "services.model_images",
     "services.ssh_target",
+    "services.jenkins_recorded",
+    "services.monitored",
 ]
 
 REPO = Path(__file__).resolve().parents[2]

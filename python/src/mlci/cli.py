@@ -53,6 +53,10 @@ def parser() -> argparse.ArgumentParser:
     k8s_sub = k8s.add_subparsers(dest="k8s_command", metavar="ACTION", required=True)
     render.add_arguments(k8s_sub.add_parser("render", help="write a kubernetes target's manifests (for GitOps)"))
 
+    assets = sub.add_parser("monitoring-assets", help="write the Prometheus scrape config, alert rules and dashboard")
+    assets.add_argument("--config", default=".mlci.yml", metavar="FILE", help="default: .mlci.yml")
+    assets.add_argument("--out", default="monitoring", metavar="DIR", help="folder to write them to (monitoring)")
+
     for step in contracts.step_names():
         _step_parser(sub, contracts.load(step))
     _data_parser(sub)
@@ -125,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from mlci.deploy import render
 
             return render.main(args)
+        if args.command == "monitoring-assets":
+            from mlci.monitoring import assets
+
+            return assets.main(args.config, args.out)
         if args.command == "base-image":
             from mlci.image import base
 

@@ -259,10 +259,42 @@ class DriftConfig(Section):
     )
 
 
+class MonitorSlo(Section):
+    window_minutes: int = Field(15, gt=0, description="Window of live metrics the monitor and the alerts judge.")
+    min_requests: int = Field(
+        50, ge=1, description="Fewest requests a window needs before errors and latency are judged."
+    )
+    max_error_rate: float = Field(0.01, ge=0, le=1, description="Highest share of 5xx answers to /invocations.")
+    max_p99_ms: float = Field(1000, gt=0, description="Highest p99 latency of /invocations, in milliseconds.")
+
+
+RetrainCheck = Literal["drift", "error_rate", "latency", "no_traffic", "down"]
+
+
 class MonitoringConfig(Section):
-    prometheus_url: str | None = Field(None, description="Prometheus HTTP API base URL.")
-    pushgateway_url: str | None = Field(None, description="Pushgateway URL for step and drift metrics.")
-    retrain_job: str | None = Field(None, description="Jenkins job triggered to retrain.")
+    prometheus_url: str | None = Field(
+        None, description="Prometheus HTTP API base URL; unset: `mlci monitor` checks drift only, and says so."
+    )
+    pushgateway_url: str | None = Field(None, description="Pushgateway URL for step, drift and monitor metrics.")
+    jenkins_url: str | None = Field(
+        None, description="Jenkins that runs the retrain job; default: the JENKINS_URL env var Jenkins sets."
+    )
+    retrain_job: str | None = Field(
+        None, description="Jenkins job (`folder/name`) triggered to retrain; unset: the monitor only reports."
+    )
+    retrain_on: list[RetrainCheck] = Field(
+        ["drift"],
+        description="Breaches that trigger the retrain job; the others are reported and notified only "
+        "(retraining fixes changed data, not a failing server).",
+    )
+    cooldown_hours: float = Field(
+        24, gt=0, description="At most one retrain per model in this window (kept as registry tags on the model)."
+    )
+    slo: MonitorSlo = Field(MonitorSlo(), description="Live-metric thresholds of the monitor and the alert rules.")
+    webhook_format: Literal["generic", "slack"] = Field(
+        "generic",
+        description="Body posted to the webhook in MLCI_WEBHOOK_URL: mlci's JSON document, or a Slack message.",
+    )
     drift: DriftConfig = Field(DriftConfig(), description="Drift thresholds.")
 
 

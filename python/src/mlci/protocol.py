@@ -115,6 +115,7 @@ def execute(
         "durationSeconds": 0.0,
         "mlciVersion": __version__,
     }
+    ctx: StepContext | None = None
     try:
         contract = contracts.by_command(command)
         result["step"] = contract.step
@@ -147,6 +148,11 @@ def execute(
             summary=f"unexpected {type(err).__name__} in mlci {command} (traceback in the log)",
         )
     result["durationSeconds"] = round(time.monotonic() - started, 3)
+    if ctx is not None and ctx.config.monitoring.pushgateway_url:
+        from mlci.monitoring import pipeline
+
+        gateway = ctx.config.monitoring.pushgateway_url
+        pipeline.push(gateway, command, ctx.config.model.name, result["status"], result["durationSeconds"])
     return result["exitCode"], log.redact_data(result)
 
 

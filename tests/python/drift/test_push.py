@@ -17,6 +17,7 @@ from services.pushgateway import binary
 
 from mlci.drift import check, push, reference
 from mlci.errors import InfrastructureError
+from mlci.monitoring import pushgateway
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +93,8 @@ def test_basic_auth_credentials_come_from_the_environment(
         raise OSError("stop here")
 
     monkeypatch.setattr("prometheus_client.exposition.basic_auth_handler", capture)
-    monkeypatch.setenv(push.USER_ENV, "monitor")
-    monkeypatch.setenv(push.PASSWORD_ENV, "s3cret-value")
+    monkeypatch.setenv(pushgateway.USER_ENV, "monitor")
+    monkeypatch.setenv(pushgateway.PASSWORD_ENV, "s3cret-value")
     with pytest.raises(InfrastructureError) as err:
         push.push("http://127.0.0.1:9", result, "m", "drift.json")
     assert seen == {"user": "monitor", "password": "s3cret-value"}

@@ -4,7 +4,6 @@ the column drifted), `mlci_dataset_drift{model}` and the time of the check."""
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -12,7 +11,6 @@ from mlci.drift.check import DriftResult
 from mlci.errors import InfrastructureError
 
 JOB = "mlci_drift"
-USER_ENV, PASSWORD_ENV = "PUSHGATEWAY_USERNAME", "PUSHGATEWAY_PASSWORD"
 TIMEOUT_SECONDS = 10
 
 
@@ -45,21 +43,10 @@ def registry(result: DriftResult, model: str) -> Any:
 
 def push(url: str, result: DriftResult, model: str, written: str) -> None:
     """Push the gauges; a failure is an infrastructure error that says where the results are."""
-    from prometheus_client import push_to_gateway
-    from prometheus_client.exposition import basic_auth_handler, default_handler
-
-    user, password = os.environ.get(USER_ENV), os.environ.get(PASSWORD_ENV)
-
-    def handler(url: str, method: str, timeout: float | None, headers: list[Any], data: bytes) -> Any:
-        if user and password:
-            return basic_auth_handler(url, method, timeout, headers, data, user, password)
-        return default_handler(url, method, timeout, headers, data)
+    from mlci.monitoring import pushgateway
 
     try:
-        push_to_gateway(
-            url, job=JOB, registry=registry(result, model), grouping_key={"model": model},
-            timeout=TIMEOUT_SECONDS, handler=handler,
-        )  # fmt: skip
+        pushgateway.push(url, JOB, registry(result, model), {"model": model}, TIMEOUT_SECONDS)
     except Exception as err:  # urllib raises URLError, HTTPError, OSError, ValueError for a bad URL
         raise InfrastructureError(
             f"pushgateway {url}", f"cannot push the drift gauges ({err}); the drift results are in {written}"

@@ -27,6 +27,7 @@ MODULES = {
     "deploy": "deploy",
     "smoke": "smoke",
     "rollback": "rollback",
+    "monitor": "monitor",
 }
 
 

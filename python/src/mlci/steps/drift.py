@@ -18,12 +18,12 @@ from mlci.errors import InputError
 from mlci.protocol import StepContext, StepResult
 
 
-def run(ctx: StepContext) -> StepResult:
+def measure(ctx: StepContext) -> tuple[check.DriftResult, str]:
+    """The drift check of `monitoring.drift.current` against the reference, and the reference used."""
     cfg = ctx.config.monitoring.drift
-    model = ctx.config.model.name
     if not cfg.current:
         raise InputError("monitoring.drift.current: not set; pass current: a data file or a folder of request batches")
-    ref_spec = cfg.reference or f"models:/{model}@champion"
+    ref_spec = cfg.reference or f"models:/{ctx.config.model.name}@champion"
     with log.Status("loading the drift reference"):
         reference = source.load(ref_spec, ctx.config, ctx.project_dir)
     data_path = ctx.project_dir / cfg.current
@@ -31,6 +31,13 @@ def run(ctx: StepContext) -> StepResult:
         frame = files.read(data_path, columns=list(reference["columns"]), max_rows=cfg.sample_rows)
     with log.Status("computing drift"):
         result = check.compare(reference, frame, check.Thresholds.from_config(cfg), str(data_path), cfg.sample_rows)
+    return result, ref_spec
+
+
+def run(ctx: StepContext) -> StepResult:
+    cfg = ctx.config.monitoring.drift
+    model = ctx.config.model.name
+    result, ref_spec = measure(ctx)
     doc = report.document(result, model, ref_spec, cfg.current)
     json_path = report.write_json(ctx.report_dir / "drift.json", doc)
     page = report.write_page(ctx.report_dir / "drift.html", result, model, ref_spec, cfg.current)

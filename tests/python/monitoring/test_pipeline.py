@@ -1,0 +1,33 @@
+"""Every step pushes `mlci_step_duration_seconds{step,model,status}` to a configured
+Pushgateway; a gateway that is down is a warning and the step's result stands."""
+
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from services.pushgateway import free_port
+
+from conftest import MINIMAL, write
+from mlci import protocol
+
+
+def test_a_step_pushes_its_duration_and_outcome(project: Path, pushgateway: Any) -> None:
+    write(project / ".mlci.yml", MINIMAL + f"monitoring:\n  pushgateway_url: {pushgateway.url}\n")
+    code, _ = protocol.execute("plan")
+    assert code == 0
+    with urllib.request.urlopen(pushgateway.url + "/metrics", timeout=5) as resp:  # noqa: S310 - local service
+        text = resp.read().decode()
+    line = next(x for x in text.splitlines() if x.startswith("mlci_step_duration_seconds{"))
+    assert 'job="mlci_pipeline"' in line and 'model="demo"' in line and 'step="plan"' in line
+    assert 'status="passed"' in line
+
+
+def test_a_gateway_that_is_down_only_warns(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    write(project / ".mlci.yml", MINIMAL + f"monitoring:\n  pushgateway_url: {dead}\n")
+    code, result = protocol.execute("plan")
+    assert (code, result["status"]) == (0, "passed")
+    assert f"warning: could not push the step duration to pushgateway {dead}" in capsys.readouterr().err

@@ -1,0 +1,114 @@
+"""A monitored deployment on this machine: the real model server (`mlci serve` on the demo
+model, capturing request inputs) and a real Prometheus that scrapes it with the labels the
+generated scrape config gives (`model`, `target`, ...), scrapes the Pushgateway, and evaluates
+the bundled alert rules every second."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlci.monitoring import assets
+from services.model_store import Store
+from services.pushgateway import Service, _start, binary, free_port
+
+MLCI = Path(sys.executable).parent / "mlci"
+
+
+@dataclass(frozen=True)
+class Monitored:
+    server: str  # the model server's base URL
+    prometheus: str
+    pushgateway: str
+    capture: Path  # where the server writes sampled request rows
+
+
+def http(url: str, body: bytes | None = None) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - local services
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def wait_for(predicate: object, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{what} not seen within {seconds}s")
+
+
+def query(prometheus: str, promql: str) -> list[dict[str, object]]:
+    status, body = http(f"{prometheus}/api/v1/query?" + urllib.parse.urlencode({"query": promql}))
+    doc = json.loads(body)
+    assert status == 200 and doc["status"] == "success", (promql, doc)
+    return list(doc["data"]["result"])
+
+
+@pytest.fixture(scope="session")
+def monitored(
+    model_store: Store, pushgateway: Service, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Monitored]:
+    tmp = tmp_path_factory.mktemp("monitored")
+    port = free_port()
+    capture = tmp / "capture"
+    log = (tmp / "serve.log").open("wb")
+    server = subprocess.Popen(
+        [str(MLCI), "serve", "--model-dir", str(model_store.model_dir), "--port", str(port),
+         "--capture-dir", str(capture), "--capture-rate", "1"],
+        stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "MLCI_MODEL_NAME": "demo", "MLCI_MODEL_VERSION": "1"},
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _ok(f"{base}/readyz"), 60, "model server ready")
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(assets.RESOURCES / assets.RULES)],
+            "scrape_configs": [
+                {"job_name": assets.SERVERS_JOB, "static_configs": [{"targets": [f"127.0.0.1:{port}"], "labels": {
+                    "model": "demo", "target": "production", "environment": "production", "host": "app1"}}]},
+                {"job_name": assets.PUSHGATEWAY_JOB, "honor_labels": True,
+                 "static_configs": [{"targets": [pushgateway.url.removeprefix("http://")]}]},
+            ],
+        }  # fmt: skip
+        (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
+        prom_port = free_port()
+        argv = [
+            binary("prometheus"), f"--config.file={tmp / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp / 'tsdb'}", f"--web.listen-address=127.0.0.1:{prom_port}",
+        ]  # fmt: skip
+        with _start(argv, f"http://127.0.0.1:{prom_port}/-/ready", tmp):
+            prometheus = f"http://127.0.0.1:{prom_port}"
+            wait_for(lambda: query(prometheus, 'up{model="demo"} == 1'), 30, "first scrape of the model server")
+            yield Monitored(base, prometheus, pushgateway.url, capture)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def _ok(url: str) -> bool:
+    try:
+        return http(url)[0] == 200
+    except OSError:
+        return False
