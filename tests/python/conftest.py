@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -65,3 +65,21 @@ def mlci(project: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
         )
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_uris_restored() -> Iterator[None]:
+    """Steps run in-process set mlflow's process-wide tracking and registry URIs, and mlflow
+    copies them into os.environ (MLFLOW_TRACKING_URI, MLFLOW_REGISTRY_URI), where a later test
+    or its subprocesses would pick them up: each test starts from the URIs it found."""
+    saved_env = {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")}
+    yield
+    for key in [k for k in os.environ if k.startswith("MLFLOW_")]:
+        os.environ.pop(key)
+    os.environ.update(saved_env)
+    if "mlflow" in sys.modules:
+        from mlflow.tracking._model_registry import utils as registry_utils
+        from mlflow.tracking._tracking_service import utils as tracking_utils
+
+        registry_utils._registry_uri = None
+        tracking_utils._tracking_uri = None

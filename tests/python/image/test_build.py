@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from services.model_store import COLUMNS, ROWS, Store, log_sklearn
+from services.model_store import COLUMNS, ROWS, Store, log_sklearn, use_store
 from services.pushgateway import free_port
 from services.registry import LoginRegistry
 
@@ -219,9 +219,7 @@ def test_container_stops_on_sigterm_under_load_without_a_failed_request(containe
 def test_new_model_version_rebuilds_only_the_model_layer_and_tags_are_not_moved(
     built: Build, model_store: Store
 ) -> None:
-    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
-
-    with _use_tracking_uri(model_store.tracking_uri):
+    with use_store(model_store.tracking_uri):
         log_sklearn("demo", model_store.experiment_id, c=0.5)  # version 2, same requirements
     second = mlci_build(built.project, model_store, modelUri="models:/demo/2")
     assert second.code == 0, second.stderr

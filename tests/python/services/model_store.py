@@ -3,8 +3,10 @@ as `demo` (cloudpickle, with an input example) and a pyfunc that sleeps on reque
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,16 +96,35 @@ def log_sklearn(name: str, experiment_id: str, c: float = 1.0) -> tuple[str, Any
     return run.info.run_id, model
 
 
+@contextmanager
+def use_store(uri: str) -> Iterator[None]:
+    """mlflow's process-wide tracking and registry URIs point at `uri` only inside the block.
+    Both are set: an earlier test may have left MLFLOW_REGISTRY_URI in the environment (mlflow's
+    `set_registry_uri` writes it there), which would send the registry calls elsewhere."""
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    saved = registry_utils._registry_uri, os.environ.get("MLFLOW_REGISTRY_URI")
+    registry_utils._registry_uri = uri
+    try:
+        with _use_tracking_uri(uri):
+            yield
+    finally:
+        registry_utils._registry_uri = saved[0]
+        if saved[1] is None:
+            os.environ.pop("MLFLOW_REGISTRY_URI", None)
+        else:
+            os.environ["MLFLOW_REGISTRY_URI"] = saved[1]
+
+
 @pytest.fixture(scope="session")
 def model_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     import mlflow
 
     root = tmp_path_factory.mktemp("mlflow")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
-
     # Other tests choose their own store: mlflow's process-wide URI is ours only while logging.
-    with _use_tracking_uri(uri):
+    with use_store(uri):
         experiment = mlflow.create_experiment("tests", artifact_location=(root / "artifacts").as_uri())
         run_id, model = log_sklearn("demo", experiment)
         model_dir = Path(mlflow.artifacts.download_artifacts("models:/demo/1", dst_path=str(root / "demo-1")))

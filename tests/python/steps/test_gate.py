@@ -22,9 +22,19 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     root = make_project(tmp_path_factory.mktemp("gate") / "churn")
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
-        for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN"):
+        # MLFLOW_REGISTRY_URI too: the steps' set_registry_uri() writes it, and monkeypatch removes
+        # it again at the end of the module only if it knows the name.
+        for name in (
+            "MLFLOW_TRACKING_USERNAME",
+            "MLFLOW_TRACKING_PASSWORD",
+            "MLFLOW_TRACKING_TOKEN",
+            "MLFLOW_REGISTRY_URI",
+        ):
             mp.delenv(name, raising=False)
         mp.setenv("MLFLOW_TRACKING_URI", "sqlite:///.mlci/mlflow.db")
+        # The steps' set_registry_uri() writes MLFLOW_REGISTRY_URI (absolute): set through
+        # monkeypatch, it is removed again when the module ends instead of leaking into later modules.
+        mp.setenv("MLFLOW_REGISTRY_URI", f"sqlite:///{root / '.mlci' / 'mlflow.db'}")
         mp.setenv("BUILD_URL", BUILD_URL)
         runs = {"root": str(root)}
         for label, features in (("strong", STRONG), ("weak", WEAK)):
