@@ -45,6 +45,7 @@ def test_assets_from_the_inventory_pass_promtool(project: Path, mlci: object) ->
         model: {name: churn, task: classification}
         deploy:
           - {name: production, type: ansible, environment: production, inventory: production.yml}
+          - {name: k8s-production, type: kubernetes, environment: production, namespace: ml, service: churn-k8s}
         monitoring:
           pushgateway_url: http://127.0.0.1:9091
           slo: {max_error_rate: 0.05, max_p99_ms: 250, window_minutes: 5}
@@ -60,6 +61,17 @@ def test_assets_from_the_inventory_pass_promtool(project: Path, mlci: object) ->
         {"targets": ["127.0.0.1:8221", "127.0.0.1:8222"],
          "labels": {"model": "churn", "target": "production", "environment": "production", "host": "production-app2"}},
     ]  # fmt: skip
+    # The kubernetes target's pods, for the cluster's Prometheus: found through the API server,
+    # kept by mlci's own labels. (Debian's Prometheus is built without Kubernetes discovery, so
+    # promtool here cannot check this file; the job's shape is asserted instead.)
+    (pods,) = yaml.safe_load((project / "out" / assets.SCRAPE_KUBERNETES).read_text())["scrape_configs"]
+    assert pods["kubernetes_sd_configs"] == [{"role": "pod", "namespaces": {"names": ["ml"]}}]
+    keep = {r["source_labels"][0]: r["regex"] for r in pods["relabel_configs"] if r.get("action") == "keep"}
+    assert keep == {"__meta_kubernetes_pod_label_app_kubernetes_io_name": "churn-k8s",
+                    "__meta_kubernetes_pod_label_app_kubernetes_io_managed_by": "mlci",
+                    "__meta_kubernetes_pod_container_port_number": "8080"}  # fmt: skip
+    fixed = {r["target_label"]: r.get("replacement") for r in pods["relabel_configs"] if "target_label" in r}
+    assert fixed == {"host": None, "model": "churn", "target": "k8s-production", "environment": "production"}
     assert gateway == {"job_name": "mlci-pushgateway", "honor_labels": True, "scheme": "http",
                        "static_configs": [{"targets": ["127.0.0.1:9091"]}]}  # fmt: skip
     rules = (project / "out" / assets.RULES).read_text()

@@ -25,6 +25,7 @@ from mlci.errors import InputError
 
 RESOURCES = Path(__file__).parent / "resources"
 DASHBOARD, RULES, SCRAPE = "mlci-dashboard.json", "mlci-alerts.yml", "prometheus-scrape.yml"
+SCRAPE_KUBERNETES = "prometheus-scrape-kubernetes.yml"  # for the Prometheus inside the cluster
 SERVERS_JOB = "mlci-models"
 PUSHGATEWAY_JOB = "mlci-pushgateway"
 SERVER_GROUP = "model_servers"
@@ -55,10 +56,10 @@ def server_targets(loaded: Any) -> list[dict[str, Any]]:
     cfg = loaded.config
     groups: list[dict[str, Any]] = []
     for target in cfg.deploy:
-        if target.type != "ansible" or not target.inventory:
-            log.warn(f"deploy target {target.name} ({target.type}): not in the scrape config; scrape its pods with "
-                     "your cluster's Prometheus and add the labels model and target")  # fmt: skip
+        if target.type != "ansible":
             continue
+        if not target.inventory:
+            raise InputError(f"deploy target {target.name}: no inventory, so no hosts to scrape")
         inventory = loaded.project_dir / target.inventory
         if not inventory.exists():
             raise InputError(f"deploy target {target.name}: inventory {target.inventory} not found")
@@ -74,6 +75,35 @@ def server_targets(loaded: Any) -> list[dict[str, Any]]:
                            "host": host},
             })  # fmt: skip
     return groups
+
+
+def kubernetes_job(model: str, target: Any) -> dict[str, Any]:
+    """A Prometheus job for a kubernetes target's pods, found through the API server (Prometheus
+    running in the cluster): only the pods mlci manages for this service, with the same labels
+    as the on-prem hosts (model, target, environment, host = the pod's name)."""
+    from mlci.deploy import manifests
+
+    app = target.service or model
+    label = "__meta_kubernetes_pod_label_"
+
+    def meta(name: str) -> str:
+        return label + "".join(c if c.isalnum() else "_" for c in name)
+
+    return {
+        "job_name": f"{SERVERS_JOB}-{target.name}",
+        "metrics_path": "/metrics",
+        "kubernetes_sd_configs": [{"role": "pod", "namespaces": {"names": [target.namespace or "default"]}}],
+        "relabel_configs": [
+            {"source_labels": [meta(manifests.NAME)], "regex": app, "action": "keep"},
+            {"source_labels": [meta("app.kubernetes.io/managed-by")], "regex": "mlci", "action": "keep"},
+            {"source_labels": ["__meta_kubernetes_pod_container_port_number"], "regex": str(manifests.PORT),
+             "action": "keep"},
+            {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "host"},
+            {"target_label": "model", "replacement": model},
+            {"target_label": "target", "replacement": target.name},
+            {"target_label": "environment", "replacement": target.environment},
+        ],
+    }  # fmt: skip
 
 
 def scrape_config(loaded: Any) -> dict[str, Any]:
@@ -146,11 +176,18 @@ def write(loaded: Any, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     scrape = out / SCRAPE
     scrape.write_text(yaml.safe_dump(scrape_config(loaded), sort_keys=False), encoding="utf-8")
+    written = [scrape]
+    cfg = loaded.config
+    pods = [kubernetes_job(cfg.model.name, t) for t in cfg.deploy if t.type == "kubernetes"]
+    if pods:
+        # Kubernetes targets are scraped by a Prometheus in their cluster, a file of their own.
+        written.append(out / SCRAPE_KUBERNETES)
+        written[-1].write_text(yaml.safe_dump({"scrape_configs": pods}, sort_keys=False), encoding="utf-8")
     alerts = out / RULES
     alerts.write_text(rules_text(loaded.config.monitoring.slo), encoding="utf-8")
     dashboard = out / DASHBOARD
     shutil.copyfile(RESOURCES / DASHBOARD, dashboard)
-    return [scrape, alerts, dashboard]
+    return [*written, alerts, dashboard]
 
 
 def main(config_file: str, out: str) -> int:
