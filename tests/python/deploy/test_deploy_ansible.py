@@ -5,7 +5,10 @@ good or bad, must end with 0 failed requests and the right version serving."""
 
 from __future__ import annotations
 
+import subprocess
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +21,7 @@ from services.traffic import Load, Traffic
 # Offered load through the load balancer for the whole deploy; at least 100 req/s must get through.
 RATE = 150.0
 CLIENTS = 24
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +76,35 @@ def test_strategy_under_load_has_no_failed_request(site: Site, build: str, strat
         assert all(site.facts(h)["previous_image"] for h in site.hosts)
 
 
+def test_load_balancer_reload_under_load_keeps_runtime_state(site: Site) -> None:
+    """A changed HAProxy setting through the playbook reloads HAProxy (SIGUSR2, new worker) while
+    traffic flows; the weights and maintenance states set at runtime survive the reload."""
+    servers = site.lb_servers()
+    serving = sorted(name for name, (state, weight) in servers.items() if state == "ready" and weight > 0)
+    assert len(serving) == len(site.hosts) and len(servers) == 2 * len(site.hosts), servers
+    site.lb(f"set server {site.service}/{serving[0]} weight 37")
+    expected = {**servers, serving[0]: ("ready", 37)}
+    worker = site.lb_worker()
+    argv = [str(deploy_site.MLCI.parent / "ansible-playbook"), "-i", str(site.project / "inventory.yml")]
+    argv += [str(REPO / "ansible" / "deploy.yml"), "--limit", "load_balancers", "-e", "mlci_lb_timeout_server=45s"]
+    try:
+        with Load(site.lb_port, site.images.payload(), rate=RATE, clients=CLIENTS) as traffic:
+            time.sleep(2)
+            run = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+            time.sleep(3)  # and on through the new worker
+        assert run.returncode == 0, run.stdout[-3000:]
+        assert "RUNNING HANDLER [mlci_lb : Reload HAProxy]" in run.stdout
+        assert "timeout server 45s" in (site.state / "lb" / "haproxy.cfg").read_text()
+        assert site.lb_worker() != worker
+        assert site.lb_servers() == expected
+        assert_clean(traffic)
+    finally:
+        site.lb(f"set server {site.service}/{serving[0]} weight 100")
+
+
 @pytest.mark.parametrize(
     ("build", "strategy", "reason"),
     [
-        ("crash", "rolling", "container"),
         ("never_ready", "canary", "not ready"),
         # 5% of predictions fail: the burst's error rate, or already the smoke request.
         ("errors", "blue-green", ("error rate", "answered 500")),
@@ -108,6 +137,25 @@ def test_rollback_restores_the_previous_digest_everywhere(site: Site) -> None:
     assert code == 0, log[-3000:]
     assert_clean(traffic)
     assert site.active_images() == previous
+
+
+def test_rolling_deploy_failing_in_a_later_batch_restores_the_earlier_ones(site: Site) -> None:
+    """The crash build crashes on CRASH_HOST only: local1 (batch 1) and local2 (batch 2) pass their
+    gates and serve it, local3 fails in batch 3 (with remote) and rolls itself back, remote with
+    it; `mlci deploy` then restores the hosts of the earlier batches."""
+    stable = site.active_images()
+    with Load(site.lb_port, site.images.payload(), rate=RATE, clients=CLIENTS) as traffic:
+        code, result, log = deploy(site, "crash", "rolling")
+    assert code == 1, log[-3000:]
+    assert result["summary"].startswith(f"deploy to site failed: {deploy_site.CRASH_HOST}: "), result["summary"]
+    assert "container" in result["summary"] and "rolled back" in result["summary"]
+    # remote, gated in local3's batch, rolled back with it; the earlier batches were restored.
+    assert "remote: gate failed on local3" in result["summary"], result["summary"]
+    assert sorted(result["outputs"]["rolledBack"]) == ["local1", "local2"]
+    assert_clean(traffic)
+    assert site.active_images() == stable
+    assert {site.serving_image(h) for h in site.hosts} == stable  # the containers, not only the facts
+    assert site.serving() == {h: ("ready", 100) for h in site.hosts}  # no host drained
 
 
 def test_smoke_fails_on_wrong_predictions_and_names_the_rows(site: Site) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from services.pushgateway import free_port
 from services.ssh_target import SshTarget
 
 MLCI = Path(sys.executable).parent / "mlci"
+# HAProxy's server admin-state bits: maintenance forced, inherited or by DNS; drain forced.
+LB_MAINT, LB_DRAIN = 0x01 | 0x02 | 0x20, 0x08
 
 
 @dataclass
@@ -36,6 +39,40 @@ class Site:
     def active_images(self) -> set[str]:
         return {self.facts(h)["active_image"] for h in self.hosts}
 
+    def lb(self, command: str) -> str:
+        """One command on the load balancer's admin socket (HAProxy's runtime API)."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(10)
+            conn.connect(str(self.state / "lb" / "admin.sock"))
+            conn.sendall(command.encode() + b"\n")
+            return b"".join(iter(lambda: conn.recv(65536), b"")).decode()
+
+    def lb_servers(self) -> dict[str, tuple[str, int]]:
+        """Backend server name -> (ready | drain | maint, weight), from `show servers state`."""
+        servers = {}
+        for line in self.lb(f"show servers state {self.service}").splitlines():
+            fields = line.split()
+            if len(fields) > 7 and not line.startswith("#") and fields[1] == self.service:
+                admin = int(fields[6])
+                state = "maint" if admin & LB_MAINT else "drain" if admin & LB_DRAIN else "ready"
+                servers[fields[3]] = (state, int(fields[7]))
+        return servers
+
+    def lb_worker(self) -> int:
+        """PID of the HAProxy worker that answers now (a reload starts a new one)."""
+        return int(next(ln for ln in self.lb("show info").splitlines() if ln.startswith("Pid:")).split(":")[1])
+
+    def serving(self) -> dict[str, tuple[str, int]]:
+        """Each host's active slot in the load balancer: host -> (state, weight)."""
+        servers = self.lb_servers()
+        return {h: servers[f"{h}_{self.facts(h)['active_slot']}"] for h in self.hosts}
+
+    def serving_image(self, host: str) -> str:
+        """The image of the container in the host's active slot."""
+        container = f"mlci-{self.service}-{self.facts(host)['active_slot']}"
+        argv = ["docker", "container", "inspect", "--format", "{{.Config.Image}}", container]
+        return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
+
     def containers(self) -> dict[str, str]:
         """Container name -> ID of this site's running containers."""
         out = subprocess.run(
@@ -47,11 +84,17 @@ class Site:
         return dict(line.split() for line in out.splitlines())
 
 
+# The host where the `crash` build crashes: the third of four, in the rolling deploy's last batch.
+CRASH_HOST = "local3"
+
+
 def inventory(site_dir: Path, service: str, lb_port: int, ssh: SshTarget | None, local: int = 3) -> str:
     python = sys.executable
-    hosts = {}
+    hosts: dict[str, dict[str, Any]] = {}
     for i in range(1, local + 1):
         hosts[f"local{i}"] = {"ansible_connection": "local"}
+    if CRASH_HOST in hosts:
+        hosts[CRASH_HOST]["mlci_server_env"] = {"DEPLOYTEST_CRASH": "1"}
     if ssh is not None:
         hosts["remote"] = {
             "ansible_connection": "ssh",

@@ -3,7 +3,8 @@ the locally built base image and pushed to the session's registry, referenced by
 
 Every image serves the same small pyfunc model (label = x > 0); a bad build is the same model
 with a fault switched on in its MLflow model config, so the server itself is unchanged:
-crash on start, never ready, 5% HTTP 500, +300 ms per predict, wrong predictions.
+crash on start (on hosts whose server env sets DEPLOYTEST_CRASH), never ready, 5% HTTP 500,
++300 ms per predict, wrong predictions.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ class Labeller(mlflow.pyfunc.PythonModel):
         fault = (context.model_config or {}).get("fault", "none")
         self.fault = fault if os.environ.get("MLCI_MODEL_DIR") else "none"
         self.calls = 0
-        if self.fault == "crash":
+        # Only on the hosts whose server env sets DEPLOYTEST_CRASH, so a rolling deploy can pass
+        # its first batches and fail in a later one.
+        if self.fault == "crash" and os.environ.get("DEPLOYTEST_CRASH"):
             raise RuntimeError("injected fault: crash on start")
         if self.fault == "never_ready":
             time.sleep(10**6)

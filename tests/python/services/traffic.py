@@ -1,6 +1,8 @@
 """Steady load for deploy tests and benchmarks: paced keep-alive clients that send real rows to
 a load balancer at a target rate, bounded in requests and time, counting every non-2xx answer
-and every connection error as a failed request (never retried). Traffic goes to 127.0.0.1 only.
+and every connection error as a failed request (never retried). As pooling clients (urllib3) do,
+a kept-alive connection the server closed while it was idle is not reused. Traffic goes to
+127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import math
+import select
 import threading
 import time
 from dataclasses import dataclass, field
@@ -84,6 +87,11 @@ class Load:
             with self.lock:
                 if self.traffic.requests >= self.max_requests:
                     break
+            if conn is not None and conn.sock is not None and select.select([conn.sock], [], [], 0)[0]:
+                # Readable while idle: the server closed it (HAProxy does on a reload). Like
+                # urllib3's pool, send on a fresh connection rather than on a closed one.
+                conn.close()
+                conn = None
             if conn is None:
                 conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
             began = time.perf_counter()
