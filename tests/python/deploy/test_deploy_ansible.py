@@ -144,6 +144,7 @@ def test_rolling_deploy_failing_in_a_later_batch_restores_the_earlier_ones(site:
     gates and serve it, local3 fails in batch 3 (with remote) and rolls itself back, remote with
     it; `mlci deploy` then restores the hosts of the earlier batches."""
     stable = site.active_images()
+    before = {h: site.facts(h)["previous_image"] for h in site.hosts}
     with Load(site.lb_port, site.images.payload(), rate=RATE, clients=CLIENTS) as traffic:
         code, result, log = deploy(site, "crash", "rolling")
     assert code == 1, log[-3000:]
@@ -156,6 +157,8 @@ def test_rolling_deploy_failing_in_a_later_batch_restores_the_earlier_ones(site:
     assert site.active_images() == stable
     assert {site.serving_image(h) for h in site.hosts} == stable  # the containers, not only the facts
     assert site.serving() == {h: ("ready", 100) for h in site.hosts}  # no host drained
+    # The next rollback goes where it would have gone before: never to the rejected build.
+    assert {h: site.facts(h)["previous_image"] for h in site.hosts} == before
 
 
 def test_smoke_fails_on_wrong_predictions_and_names_the_rows(site: Site) -> None:

@@ -89,7 +89,8 @@ class AnsibleBackend:
             # Earlier batches already run the new version: the one automatic rollback restores them.
             hosts = outcome.switched
             log.info(f"restoring the previous version on {', '.join(hosts)} (updated in earlier batches)")
-            restore = self._run("rollback.yml", self.extra_vars(None, smoke_payload, []), limit=hosts)
+            restore_vars = {**self.extra_vars(None, smoke_payload, []), "mlci_server_restore": True}
+            restore = self._run("rollback.yml", restore_vars, limit=hosts)
             outcome.transcripts += restore.transcripts
             if not restore.passed:
                 outcome.message += f"; restoring {', '.join(hosts)} failed too: {restore.message}"
