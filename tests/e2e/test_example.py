@@ -16,27 +16,33 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from services.pushgateway import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+# The real services of the unit tests (tests/python/services/), imported as fixtures: a conftest
+# here would be a second module named `conftest` and shadow tests/python's.
+sys.path.insert(0, str(REPO / "tests" / "python"))
+from services.docker_engine import base_image, docker_engine  # noqa: E402, F401
+from services.pushgateway import free_port  # noqa: E402
+from services.registry import registry  # noqa: E402, F401
+
 SERVICE_PREFIX = "churn-e2e"
 
 
-def isolate(project: Path, registry: str) -> None:
+def isolate(project: Path, registry_address: str) -> None:
     """This session's registry, and service names and ports of its own: a `make demo` on the
     same machine keeps its containers, load balancers and ports."""
     files = [project / ".mlci.yml", *(project / "deploy").glob("*.yml")]
     ports = {int(p) for f in files for p in re.findall(r"\b8[12]\d\d\b", f.read_text())}
     new = {port: free_port() for port in sorted(ports)}
     for file in files:
-        text = file.read_text().replace('registry: "127.0.0.1:5000"', f'registry: "{registry}"')
+        text = file.read_text().replace('registry: "127.0.0.1:5000"', f'registry: "{registry_address}"')
         text = re.sub(r"\b8[12]\d\d\b", lambda m: str(new[int(m.group())]), text)
         file.write_text(text.replace("service: churn-", f"service: {SERVICE_PREFIX}-"))
 
 
 @pytest.fixture
-def project(tmp_path_factory: pytest.TempPathFactory, registry: str) -> Iterator[Path]:
+def project(tmp_path_factory: pytest.TempPathFactory, registry: str) -> Iterator[Path]:  # noqa: F811
     # A short path: HAProxy's admin socket lives under it, and socket paths stop at 107 bytes.
     project = tmp_path_factory.mktemp("e2e") / "churn"
     ignore = shutil.ignore_patterns("data", "model", "reports", ".mlci")
@@ -54,7 +60,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, registry: str) -> Iterator
             os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
 
 
-def test_example_pipeline_runs_locally(project: Path, base_image: str) -> None:
+def test_example_pipeline_runs_locally(project: Path, base_image: str) -> None:  # noqa: F811
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     env.pop("JENKINS_URL", None)
     subprocess.run(
