@@ -86,11 +86,13 @@ def test_load_balancer_reload_under_load_keeps_runtime_state(site: Site) -> None
     expected = {**servers, serving[0]: ("ready", 37)}
     worker = site.lb_worker()
     argv = [str(deploy_site.MLCI.parent / "ansible-playbook"), "-i", str(site.project / "inventory.yml")]
-    argv += [str(REPO / "ansible" / "deploy.yml"), "--limit", "load_balancers", "-e", "mlci_lb_timeout_server=45s"]
+    argv += [str(REPO / "ansible" / "deploy.yml"), "--limit", "load_balancers"]
     try:
         with Load(site.lb_port, site.images.payload(), rate=RATE, clients=CLIENTS) as traffic:
             time.sleep(2)
-            run = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+            run = subprocess.run(
+                [*argv, "-e", "mlci_lb_timeout_server=45s"], capture_output=True, text=True, timeout=300
+            )
             time.sleep(3)  # and on through the new worker
         assert run.returncode == 0, run.stdout[-3000:]
         assert "RUNNING HANDLER [mlci_lb : Reload HAProxy]" in run.stdout
@@ -100,6 +102,9 @@ def test_load_balancer_reload_under_load_keeps_runtime_state(site: Site) -> None
         assert_clean(traffic)
     finally:
         site.lb(f"set server {site.service}/{serving[0]} weight 100")
+        # Back to the site's own config, without traffic: otherwise the next test's deploy would
+        # reload HAProxy to undo this one's setting.
+        assert subprocess.run(argv, capture_output=True, text=True, timeout=300).returncode == 0
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -248,15 +249,17 @@ def test_corrupt_champion_artifact_exits_3_and_alias_is_unchanged(gate: dict[str
 def test_unreachable_mlflow_exits_3_and_changes_nothing(
     gate: dict[str, str], command: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from services.mlflow_server import free_port
-
-    url = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     # mlflow.set_tracking_uri() writes MLFLOW_TRACKING_URI: let monkeypatch put it back.
     monkeypatch.setenv("MLFLOW_TRACKING_URI", os.environ["MLFLOW_TRACKING_URI"])
     before = {m.name: m.aliases for m in client().search_registered_models()}
     params = {"runId": gate["strong"]} if command in ("validate", "register") else {}
-    code, result = step(command, "churn", Path(gate["root"]), trackingUri=url, **params)
+    # A port bound here and never listened on refuses connections, and nothing else can take it
+    # meanwhile (a port merely found free once was, in one full run, an MLflow server's).
+    with socket.socket() as reserved:
+        reserved.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{reserved.getsockname()[1]}"
+        code, result = step(command, "churn", Path(gate["root"]), trackingUri=url, **params)
     assert code == 3, result["summary"]
     assert result["summary"].startswith(f"MLflow at {url}: ") and "unreachable" in result["summary"]
     assert result["service"] == f"MLflow at {url}"
