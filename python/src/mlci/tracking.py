@@ -117,6 +117,17 @@ def is_not_found(err: BaseException) -> bool:
     return code == "RESOURCE_DOES_NOT_EXIST" or (code == "INVALID_PARAMETER_VALUE" and "not found" in str(err))
 
 
+def get_run(client: MlflowClient, srv: Server, run_id: str) -> Any:
+    """The run `run_id`; InputError (it came from the `runId` param) when the server has none."""
+    with guard(srv, f"reading run {run_id}"):
+        try:
+            return client.get_run(run_id)
+        except Exception as err:
+            if is_not_found(err):
+                raise InputError(f"runId: no run {run_id!r} in {srv.name}") from None
+            raise
+
+
 def connect(srv: Server) -> MlflowClient:
     """A client for `srv`, after one cheap request proves the server answers."""
     for key, value in _http_env().items():

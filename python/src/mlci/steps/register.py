@@ -35,13 +35,7 @@ def run(ctx: StepContext) -> StepResult:
     run_id = candidate.run_id(ctx)
     srv = tracking.server(cfg, ctx.project_dir)
     client = tracking.connect(srv)
-    with tracking.guard(srv, f"reading run {run_id}"):
-        try:
-            mlrun = client.get_run(run_id)
-        except Exception as err:
-            if tracking.is_not_found(err):
-                raise InputError(f"runId: no run {run_id!r} in {srv.name}") from None
-            raise
+    mlrun = tracking.get_run(client, srv, run_id)
     tags = mlrun.data.tags
     status = tags.get(STATUS_TAG, "not validated")
     if status != "passed":

@@ -57,13 +57,8 @@ def _holdout(ctx: StepContext) -> tuple[str, Path, Any, str]:
 
 
 def _model_uri(client: MlflowClient, srv: tracking.Server, run_id: str) -> str:
+    run = tracking.get_run(client, srv, run_id)
     with tracking.guard(srv, f"reading run {run_id}"):
-        try:
-            run = client.get_run(run_id)
-        except Exception as err:
-            if tracking.is_not_found(err):
-                raise InputError(f"runId: no run {run_id!r} in {srv.name}") from None
-            raise
         uri = run.data.tags.get("mlci.model.uri")
         if uri:
             return str(uri)
