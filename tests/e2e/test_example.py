@@ -23,7 +23,7 @@ BIN = Path(sys.executable).parent
 # here would be a second module named `conftest` and shadow tests/python's.
 sys.path.insert(0, str(REPO / "tests" / "python"))
 from services.docker_engine import base_image, docker_engine  # noqa: E402, F401
-from services.pushgateway import free_port  # noqa: E402
+from services.ports import free_port  # noqa: E402
 from services.registry import registry  # noqa: E402, F401
 
 SERVICE_PREFIX = "churn-e2e"

@@ -81,9 +81,8 @@ class RestAliases:
             )
             if err.code in (400, 404) and missing:
                 return None
-            raise InfrastructureError(
-                self.srv.name, f"{doing}: {tracking.reason(Exception(f'HTTP {err.code} {detail}'))}"
-            ) from None
+            answer = Exception(f"error code {err.code}: {detail}")
+            raise InfrastructureError(self.srv.name, f"{doing}: {tracking.reason(answer, err.code)}") from None
         except (urllib.error.URLError, OSError) as err:
             reason = getattr(err, "reason", err)
             raise InfrastructureError(self.srv.name, f"{doing}: unreachable ({reason})") from None

@@ -9,6 +9,7 @@ the callers, where they mean something.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -86,17 +87,45 @@ def _http_env() -> dict[str, str]:
     return {k: os.environ.get(k, v) for k, v in HTTP_DEFAULTS.items()}
 
 
-def reason(err: BaseException) -> str:
+# An HTTP status as MLflow and requests write it ("error code 401 != 200", "403 Client Error",
+# "too many 503 error responses"); a bare "401" could be part of a port or a run id.
+_STATUS = re.compile(r"error code ([1-5]\d\d)\b|\b([1-5]\d\d) (?:Client|Server) Error\b|too many ([1-5]\d\d) error")
+_AUTH_CODES = {"UNAUTHENTICATED": 401, "CUSTOMER_UNAUTHORIZED": 401, "PERMISSION_DENIED": 403}
+_UNREACHABLE = (
+    "Connection refused",
+    "Failed to establish",
+    "NameResolutionError",
+    "Name or service not known",
+    "ConnectTimeoutError",
+)
+
+
+def http_status(err: BaseException, text: str) -> int | None:
+    """The HTTP status MLflow answered with, if it answered at all."""
+    by_code = _AUTH_CODES.get(str(getattr(err, "error_code", "")))
+    if by_code:
+        return by_code
+    found = _STATUS.search(text)
+    return int(next(g for g in found.groups() if g)) if found else None
+
+
+def reason(err: BaseException, status: int | None = None) -> str:
+    """What went wrong, in words; `status` when the caller read the HTTP answer itself."""
     text = " ".join(str(err).split())
-    if "401" in text or "Unauthorized" in text or "UNAUTHENTICATED" in text:
+    status = status or http_status(err, text)
+    if status == 401:
         return (
             "authentication failed (HTTP 401): check the credentials bound to MLFLOW_TRACKING_USERNAME/"
             "MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN (mlflowCredentialsId, mlflowTokenCredentialsId)"
         )
-    if "403" in text or "PERMISSION_DENIED" in text:
+    if status == 403:
         return "permission denied (HTTP 403): the MLflow user lacks a permission this step needs"
-    if "Max retries exceeded" in text or "Connection refused" in text or "Failed to establish" in text:
+    if status is not None and status >= 500:
+        return f"server error (HTTP {status}) after retries; see the MLflow server's log"
+    if any(phrase in text for phrase in _UNREACHABLE) or isinstance(err, ConnectionError):
         return "unreachable (connection failed); is the server running and the URI right?"
+    if "timeout exception" in text or "Read timed out" in text:
+        return "timed out; raise MLFLOW_HTTP_REQUEST_TIMEOUT if the server is just slow"
     return text if len(text) <= 300 else text[:297] + "..."
 
 

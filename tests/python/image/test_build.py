@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from services.model_store import COLUMNS, ROWS, Store, log_sklearn, use_store
-from services.pushgateway import free_port
+from services.ports import free_port
 from services.registry import LoginRegistry
 
 from conftest import MLCI, REPO, write

@@ -58,7 +58,7 @@ def test_unknown_job_is_bad_config(jenkins_recorded: Jenkins, credentials: None)
 
 
 def test_unreachable_jenkins(credentials: None) -> None:
-    from services.pushgateway import free_port
+    from services.ports import refused_url
 
-    with pytest.raises(InfrastructureError, match="unreachable"):
-        jenkins.trigger(f"http://127.0.0.1:{free_port()}", "retrain-churn", PARAMS)
+    with refused_url() as dead, pytest.raises(InfrastructureError, match="unreachable"):
+        jenkins.trigger(dead, "retrain-churn", PARAMS)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from services.pushgateway import free_port
+from services.ports import refused_url
 
 from conftest import MINIMAL, write
 from mlci import protocol
@@ -27,8 +27,8 @@ def test_a_step_pushes_its_duration_and_outcome(project: Path, pushgateway: Any)
 
 
 def test_a_gateway_that_is_down_only_warns(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    dead = f"http://127.0.0.1:{free_port()}"
-    write(project / ".mlci.yml", MINIMAL + f"monitoring:\n  pushgateway_url: {dead}\n")
-    code, result = protocol.execute("plan")
+    with refused_url() as dead:
+        write(project / ".mlci.yml", MINIMAL + f"monitoring:\n  pushgateway_url: {dead}\n")
+        code, result = protocol.execute("plan")
     assert (code, result["status"]) == (0, "passed")
     assert f"warning: could not push the step duration to pushgateway {dead}" in capsys.readouterr().err

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from services.model_images import Images
-from services.pushgateway import free_port
+from services.ports import free_port
 from services.ssh_target import SshTarget
 
 MLCI = Path(sys.executable).parent / "mlci"

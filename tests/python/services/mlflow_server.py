@@ -17,7 +17,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from services.ports import free_port
 
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 240  # a loaded 2-core CI agent has taken over 90 s
@@ -92,12 +93,6 @@ class MlflowServer:
             "MLFLOW_TRACKING_TOKEN": token or self.token,
             "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
         }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _ssha(password: str) -> str:

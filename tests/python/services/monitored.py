@@ -23,7 +23,8 @@ import yaml
 
 from mlci.monitoring import assets
 from services.model_store import Store
-from services.pushgateway import Service, _start, binary, free_port
+from services.ports import free_port
+from services.pushgateway import Service, _start, binary
 
 MLCI = Path(sys.executable).parent / "mlci"
 

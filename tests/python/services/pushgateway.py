@@ -4,7 +4,6 @@ scrapes it, each on a free port, stopped at teardown."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -15,13 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from services.ports import free_port
+
 STARTUP_SECONDS = 30
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:

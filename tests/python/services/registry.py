@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from services.pushgateway import binary, free_port, wait_ready
+from services.ports import free_port
+from services.pushgateway import binary, wait_ready
 
 CONFIG = """\
 version: 0.1

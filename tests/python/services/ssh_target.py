@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from services.pushgateway import free_port
+from services.ports import free_port
 
 CONFIG = """\
 Port {port}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from services.model_store import COLUMNS, ROWS, Store
-from services.pushgateway import free_port
+from services.ports import free_port
 
 from conftest import MLCI
 from mlci.serving import loadgen

@@ -174,10 +174,10 @@ def test_gauges_reach_the_pushgateway(repo: Path, pushgateway: Any) -> None:
 
 
 def test_unreachable_pushgateway_is_exit_3_after_writing_reports(repo: Path) -> None:
-    from services.pushgateway import free_port
+    from services.ports import refused_url
 
-    url = f"http://127.0.0.1:{free_port()}"
-    code, result = run(current="data/same.csv", pushgatewayUrl=url)
+    with refused_url() as url:
+        code, result = run(current="data/same.csv", pushgatewayUrl=url)
     assert code == 3 and result["service"] == f"pushgateway {url}"
     assert result["summary"].startswith(f"pushgateway {url}: cannot push the drift gauges (")
     assert result["summary"].endswith("the drift results are in reports/drift/drift.json")

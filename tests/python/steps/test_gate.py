@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from gatekit import STRONG, WEAK, make_project, step
+from services.ports import refused_url
 
 from mlci.drift import reference
 
@@ -254,11 +254,7 @@ def test_unreachable_mlflow_exits_3_and_changes_nothing(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", os.environ["MLFLOW_TRACKING_URI"])
     before = {m.name: m.aliases for m in client().search_registered_models()}
     params = {"runId": gate["strong"]} if command in ("validate", "register") else {}
-    # A port bound here and never listened on refuses connections, and nothing else can take it
-    # meanwhile (a port merely found free once was, in one full run, an MLflow server's).
-    with socket.socket() as reserved:
-        reserved.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{reserved.getsockname()[1]}"
+    with refused_url() as url:
         code, result = step(command, "churn", Path(gate["root"]), trackingUri=url, **params)
     assert code == 3, result["summary"]
     assert result["summary"].startswith(f"MLflow at {url}: ") and "unreachable" in result["summary"]

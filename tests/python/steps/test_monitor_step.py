@@ -16,7 +16,7 @@ import pytest
 from services.jenkins_recorded import TOKEN, USER, Jenkins
 from services.model_store import COLUMNS, Store, frame
 from services.monitored import Monitored, http, query, wait_for
-from services.pushgateway import free_port
+from services.ports import refused_url
 
 from conftest import write
 from mlci import protocol
@@ -140,9 +140,9 @@ def test_without_jenkins_url_it_says_what_it_would_do(
 def test_prometheus_unreachable_is_exit_3_and_triggers_nothing(
     repo: Path, model_store: Store, pushgateway: Any, jenkins_recorded: Jenkins
 ) -> None:
-    dead = f"http://127.0.0.1:{free_port()}"
-    configure(repo, model_store, dead, pushgateway.url, jenkins_url=jenkins_recorded.url)
-    code, result = protocol.execute("monitor")
+    with refused_url() as dead:
+        configure(repo, model_store, dead, pushgateway.url, jenkins_url=jenkins_recorded.url)
+        code, result = protocol.execute("monitor")
     assert code == 3 and result["summary"].startswith(f"prometheus {dead}: unreachable")
     assert jenkins_recorded.requests == []
 
