@@ -121,11 +121,15 @@ def reason(err: BaseException, status: int | None = None) -> str:
     if status == 403:
         return "permission denied (HTTP 403): the MLflow user lacks a permission this step needs"
     if status is not None and status >= 500:
-        return f"server error (HTTP {status}) after retries; see the MLflow server's log"
+        return _short(f"server error (HTTP {status}); the MLflow server's log has the cause: {text}")
     if any(phrase in text for phrase in _UNREACHABLE) or isinstance(err, ConnectionError):
         return "unreachable (connection failed); is the server running and the URI right?"
     if "timeout exception" in text or "Read timed out" in text:
         return "timed out; raise MLFLOW_HTTP_REQUEST_TIMEOUT if the server is just slow"
+    return _short(text)
+
+
+def _short(text: str) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
