@@ -211,7 +211,10 @@ class DeployTarget(Section):
     canary_interval_seconds: int = Field(30, gt=0, description="Seconds of traffic judged after each canary step.")
     slo: DeploySlo = Field(DeploySlo(), description="What a canary window (and a new slot's probe) must meet.")
     keep_previous_minutes: int = Field(
-        60, ge=0, description="Blue-green and canary keep the previous slot running this long, for a switch back."
+        60,
+        ge=0,
+        description="Blue-green and canary keep the previous slot running at least this long, for a switch back; "
+        "no timer stops it: the first deploy after the window does (0: right after the switch).",
     )
     smoke: SmokeConfig = Field(SmokeConfig(), description="The smoke test of the live endpoint.")
     vars: dict[str, Any] = Field(
