@@ -1,7 +1,8 @@
 """A monitored deployment on this machine: the real model server (`mlci serve` on the demo
 model, capturing request inputs) and a real Prometheus that scrapes it with the labels the
 generated scrape config gives (`model`, `target`, ...), scrapes the Pushgateway, and evaluates
-the bundled alert rules every second."""
+the bundled alert rules every second. `erroring` is the same around a model that fails on
+poisoned rows, for an error burst."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,12 +68,55 @@ def query(prometheus: str, promql: str) -> list[dict[str, object]]:
 def monitored(
     model_store: Store, pushgateway: Service, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Monitored]:
-    tmp = tmp_path_factory.mktemp("monitored")
+    with watched(model_store.model_dir, tmp_path_factory.mktemp("monitored"), pushgateway) as deployment:
+        yield deployment
+
+
+# A pyfunc that fails (HTTP 500) on rows whose x is below -100, and labels the rest 0.
+FAULTY_MODEL = """\
+import mlflow.pyfunc
+from mlflow.models import set_model
+
+
+class Faulty(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        if (model_input["x"] < -100).any():
+            raise RuntimeError("injected fault: x below -100")
+        return [0] * len(model_input)
+
+
+set_model(Faulty())
+"""
+
+
+@pytest.fixture
+def erroring(pushgateway: Service, tmp_path: Path) -> Iterator[Monitored]:
+    """A deployment of `demo` whose server answers 500 to poisoned rows, watched by its own
+    Prometheus; its rules are the bundled ones with every `for:` at 0, so an alert fires on its
+    expression alone (promtool test rules covers the waiting)."""
+    import mlflow.pyfunc
+
+    code = tmp_path / "faulty.py"
+    code.write_text(FAULTY_MODEL, encoding="utf-8")
+    mlflow.pyfunc.save_model(str(tmp_path / "faulty"), python_model=str(code))
+    rules = yaml.safe_load((assets.RESOURCES / assets.RULES).read_text(encoding="utf-8"))
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            rule["for"] = "0s"
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules), encoding="utf-8")
+    with watched(tmp_path / "faulty", tmp_path, pushgateway, tmp_path / "rules.yml") as deployment:
+        yield deployment
+
+
+@contextmanager
+def watched(model_dir: Path, tmp: Path, pushgateway: Service, rules: Path | None = None) -> Iterator[Monitored]:
+    """`mlci serve` on `model_dir` as demo version 1 (target production, host app1), and a
+    Prometheus scraping it and the Pushgateway, evaluating `rules` (default: the bundled ones)."""
     port = free_port()
     capture = tmp / "capture"
     log = (tmp / "serve.log").open("wb")
     server = subprocess.Popen(
-        [str(MLCI), "serve", "--model-dir", str(model_store.model_dir), "--port", str(port),
+        [str(MLCI), "serve", "--model-dir", str(model_dir), "--port", str(port),
          "--capture-dir", str(capture), "--capture-rate", "1"],
         stdout=log, stderr=subprocess.STDOUT,
         env={**os.environ, "MLCI_MODEL_NAME": "demo", "MLCI_MODEL_VERSION": "1"},
@@ -81,7 +126,7 @@ def monitored(
         wait_for(lambda: _ok(f"{base}/readyz"), 60, "model server ready")
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(assets.RESOURCES / assets.RULES)],
+            "rule_files": [str(rules or assets.RESOURCES / assets.RULES)],
             "scrape_configs": [
                 {"job_name": assets.SERVERS_JOB, "static_configs": [{"targets": [f"127.0.0.1:{port}"], "labels": {
                     "model": "demo", "target": "production", "environment": "production", "host": "app1"}}]},

@@ -196,6 +196,14 @@ def test_wrong_method_and_unknown_path(server: Server) -> None:
     assert status == 404 and "no route /predict" in body
 
 
+def test_error_series_exist_before_the_first_error(server: Server) -> None:
+    # rate() cannot see the increment that creates a series: the first burst needs a 0 before it.
+    names = {line.rsplit(" ", 1)[0] for line in get(server, "/metrics")[1].splitlines()}
+    for status in ("500", "503"):
+        assert f'mlci_http_requests_total{{path="/invocations",status="{status}"}}' in names
+    assert 'mlci_http_request_duration_seconds_count{path="/invocations"}' in names
+
+
 def test_metrics_count_requests_rows_predictions_and_name_the_model(server: Server, model_store: Store) -> None:
     before_ok = metric(server, 'mlci_http_requests_total{path="/invocations",status="200"}')
     before_bad = metric(server, 'mlci_http_requests_total{path="/invocations",status="400"}')

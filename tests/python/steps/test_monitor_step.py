@@ -126,6 +126,31 @@ def test_drift_queues_one_retrain_then_the_cooldown_holds(
     assert len(jenkins_recorded.builds()) == 1
 
 
+def test_an_error_burst_fires_its_alert_and_is_a_breach_that_does_not_retrain(
+    repo: Path, model_store: Store, erroring: Monitored, jenkins_recorded: Jenkins
+) -> None:
+    frame(TRAIN).to_json(repo / "captured" / "inputs-1.jsonl", orient="records", lines=True)  # no drift
+    configure(repo, model_store, erroring.prometheus, erroring.pushgateway, jenkins_url=jenkins_recorded.url,
+              slo={"min_requests": 50})  # fmt: skip
+    good = json.dumps({"dataframe_split": {"columns": COLUMNS, "data": TRAIN[:3]}}).encode()
+    poisoned = json.dumps({"dataframe_split": {"columns": COLUMNS, "data": [[-1000.0, 1, "red", 0.5]]}}).encode()
+    assert http(erroring.server + "/invocations", good)[0] == 200
+    ok = 'mlci_http_requests_total{model="demo",path="/invocations",status="200"}'
+    wait_for(lambda: query(erroring.prometheus, ok), 20, "the first request in Prometheus")
+    statuses = [http(erroring.server + "/invocations", poisoned if i % 6 == 0 else good)[0] for i in range(60)]
+    assert statuses.count(500) == 10 and statuses.count(200) == 50
+    firing = 'ALERTS{alertname="MlciHighErrorRate",model="demo",target="production",alertstate="firing"}'
+    wait_for(lambda: query(erroring.prometheus, firing), 30, "MlciHighErrorRate firing")
+    code, result = protocol.execute("monitor")
+    assert (code, result["status"]) == (1, "failed"), result["summary"]
+    out = result["outputs"]
+    assert out["breaches"] == ["error_rate"] and out["retrainTriggered"] is False
+    assert 0.1 < out["errorRate"] < 0.25 and out["requests"] >= 50  # 10 of 61, as Prometheus extrapolates
+    assert result["summary"].startswith("error_rate: ") and "5xx of" in result["summary"]
+    assert out["retrainDecision"] == "not triggered: error_rate not in monitoring.retrain_on (drift)"
+    assert jenkins_recorded.requests == []
+
+
 def test_without_jenkins_url_it_says_what_it_would_do(
     repo: Path, model_store: Store, pushgateway: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,6 +12,8 @@ from prometheus_client.process_collector import ProcessCollector
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 ROW_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000)
 VALUE_BUCKETS = (-1000.0, -100.0, -10.0, -1.0, 0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 10.0, 100.0, 1000.0)
+INVOCATIONS = "/invocations"
+INVOCATION_STATUSES = ("200", "400", "500", "503")  # what the server itself answers; alerts judge 5xx
 MAX_LABELS = 50  # distinct prediction labels counted; more would explode the series count
 
 
@@ -53,6 +55,11 @@ class Metrics:
         self.captured = Counter("mlci_captured_rows", "Request rows written to the capture folder.", registry=r)
         self.model = Info("model", "The served model.", registry=r)
         self._seen: set[str] = set()
+        # A series born at its first increment hides that increment from rate() and increase():
+        # the first error burst after a start would never fire an alert or fail a gate.
+        for status in INVOCATION_STATUSES:
+            self.requests.labels(INVOCATIONS, status)
+        self.latency.labels(INVOCATIONS)
 
     def predictions(self, items: list[Any]) -> None:
         """Count labels (int, str, bool predictions) or observe values (floats)."""

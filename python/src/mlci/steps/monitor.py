@@ -66,11 +66,17 @@ def _push(url: str, model: str, drift: check.DriftResult | None, breaches: list[
     return ""
 
 
-def _retrain(ctx: StepContext, reasons: list[str], version: str | None, drift_text: str) -> dict[str, Any]:
+def _retrain(ctx: StepContext, breaches: list[live.Breach], version: str | None, drift_text: str) -> dict[str, Any]:
     """Decide, and act on, the retrain; the decision is always said in words."""
     mon = ctx.config.monitoring
     model = ctx.config.model.name
+    reasons = [f"{b.check}: {b.detail}" for b in breaches if b.check in mon.retrain_on]
     if not reasons:
+        others = sorted({b.check for b in breaches})
+        if others:
+            listed = ", ".join(mon.retrain_on) or "nothing"
+            return {"decision": f"not triggered: {', '.join(others)} not in monitoring.retrain_on ({listed})",
+                    "triggered": False}  # fmt: skip
         return {"decision": "not needed", "triggered": False}
     reason = "; ".join(reasons)
     job = mon.retrain_job
@@ -128,7 +134,6 @@ def run(ctx: StepContext) -> StepResult:
     elif drift.dataset_drift:
         breaches.append(live.Breach("drift", f"dataset drift: {drift_text}"))
     version = metrics.versions[-1] if metrics and metrics.versions else None
-    reasons = [f"{b.check}: {b.detail}" for b in breaches if b.check in mon.retrain_on]
     summary = "; ".join(f"{b.check}: {b.detail}" for b in breaches) or "all checks within thresholds"
     doc: dict[str, Any] = {
         "model": model,
@@ -142,7 +147,7 @@ def run(ctx: StepContext) -> StepResult:
     }
     report = ctx.report_dir / "monitor.json"
     try:
-        doc["retrain"] = _retrain(ctx, reasons, version, drift_text)
+        doc["retrain"] = _retrain(ctx, breaches, version, drift_text)
     except MlciError as err:
         doc["retrain"] = {"decision": f"error: {err}", "triggered": False}
         _write(report, doc)
