@@ -315,11 +315,17 @@ def _pod(name: str, template: dict[str, Any], image: str, behaviour: str, index:
         "spec": copy.deepcopy(template["spec"]),
         "status": {
             "phase": "Pending" if behaviour in ("pull", "unschedulable") else "Running",
-            "podIP": f"10.42.0.{index + 10}",
+            "podIP": pod_ip(behaviour, index),
             "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
             "containerStatuses": statuses,
         },
     }
+
+
+def pod_ip(behaviour: str, index: int) -> str:
+    """Pods of an erroring image live in 10.42.1.0/24, all others in 10.42.0.0/24: a test can give
+    a real Prometheus scrape targets by subnet (tests/python/deploy/test_deploy_kubernetes.py)."""
+    return f"10.42.{1 if behaviour == 'errors' else 0}.{index + 10}"
 
 
 def _metrics(requests: int, errors: int) -> str:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 
 import pytest
+from services.model_store import COLUMNS, ROWS
+from services.monitored import Monitored, http, query, wait_for
 
 from mlci.deploy import gate
 
@@ -122,3 +124,20 @@ def test_the_command_line_the_playbooks_run(doc: dict[str, object], code: int, t
     )
     assert proc.returncode == code, proc.stdout + proc.stderr
     assert text in json.loads(proc.stdout)["summary"]
+
+
+def test_the_playbooks_prometheus_gate_on_a_real_prometheus(monitored: Monitored) -> None:
+    """The on-prem canary with `mlci_server_prometheus_url` (and the Kubernetes one) select the
+    slots by an instance regex: dots and the port must survive PromQL's string escaping."""
+    body = json.dumps({"dataframe_split": {"columns": COLUMNS, "data": ROWS}}).encode()
+    assert all(http(monitored.server + "/invocations", body)[0] == 200 for _ in range(80))
+    instance = monitored.server.removeprefix("http://")
+    seen = f'sum(increase(mlci_http_requests_total{{instance="{instance}",path="/invocations"}}[60s])) >= 60'
+    wait_for(lambda: query(monitored.prometheus, seen), 20, "the requests in Prometheus")
+    doc = {"kind": "prometheus", "url": monitored.prometheus, "candidate": [instance], "seconds": 60,
+           "slo": {"min_requests": 50}}  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlci.deploy.gate"], input=json.dumps(doc), capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["summary"].startswith("gate passed")

@@ -7,14 +7,21 @@ from __future__ import annotations
 
 import json
 import textwrap
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kubesim import Cluster, digest, running
+import yaml
+from kubesim import GOOD, Cluster, digest, pod_ip, running
+from services.model_store import COLUMNS, ROWS, Store
+from services.monitored import faulty_model, http, prometheus, query, serving, wait_for
+from services.ports import refused_url
 
 from mlci import protocol
+from mlci.deploy.manifests import PORT
 
 V1, V2 = digest("v1"), digest("v2")
 SELECTOR = "mlci.io/slot"
@@ -204,6 +211,80 @@ def test_a_canary_with_errors_is_removed_and_stable_keeps_serving(tmp_path: Path
     assert "error rate 5.00%" in result["summary"]
     assert deployment_image(cluster, "churn") == V1
     assert ("deployments", "churn-canary") not in cluster.objects
+
+
+# ---------------------------------------------------------------- canary judged by Prometheus
+
+
+@pytest.fixture(scope="module")
+def pod_metrics(model_store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Prometheus whose scrape targets carry the simulated pods' instance labels
+    (podIP:8080): good pods are the real `mlci serve` on the demo model, pods of an erroring image
+    (kubesim.pod_ip's 10.42.1.x) a real server of a model failing one request in six. Load goes to
+    both servers all along, as the Services would send it. Yields the Prometheus URL."""
+    tmp = tmp_path_factory.mktemp("pod-metrics")
+    good_rows = json.dumps({"dataframe_split": {"columns": COLUMNS, "data": ROWS}}).encode()
+    poisoned = json.dumps({"dataframe_split": {"columns": COLUMNS, "data": [[-1000.0, 1, "red", 0.5]]}}).encode()
+    with serving(model_store.model_dir, tmp / "good") as good, serving(faulty_model(tmp), tmp / "bad") as bad:
+
+        def targets(server: str, behaviour: str) -> list[dict[str, object]]:
+            address = server.removeprefix("http://")
+            return [{"targets": [address], "labels": {"instance": f"{pod_ip(behaviour, i)}:{PORT}"}} for i in range(16)]
+
+        scrape = [{"job_name": "pods", "static_configs": targets(good, GOOD) + targets(bad, "errors")}]
+        stop = threading.Event()
+
+        def load() -> None:
+            sent = 0
+            while not stop.is_set():
+                http(good + "/invocations", good_rows)
+                http(bad + "/invocations", poisoned if sent % 6 == 0 else good_rows)
+                sent += 1
+                time.sleep(0.02)
+
+        with prometheus(tmp / "prometheus", scrape) as url:
+            loader = threading.Thread(target=load, daemon=True)
+            loader.start()
+            try:
+                errors = 'rate(mlci_http_requests_total{path="/invocations",status="500"}[5s]) > 0'
+                wait_for(lambda: query(url, errors), 30, "the failing server's errors in Prometheus")
+                yield url
+            finally:
+                stop.set()
+                loader.join(10)
+
+
+def judged_by(config: Path, prometheus_url: str) -> Path:
+    doc = yaml.safe_load(config.read_text(encoding="utf-8"))
+    doc["monitoring"] = {"prometheus_url": prometheus_url}
+    doc["deploy"][0]["canary_interval_seconds"] = 4
+    config.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return config
+
+
+def test_a_canary_judged_by_prometheus_is_promoted(tmp_path: Path, cluster: Cluster, pod_metrics: str) -> None:
+    config = judged_by(project(tmp_path, cluster, "canary"), pod_metrics)
+    assert run("deploy", config, image=V1)[0] == 0
+    code, result = run("deploy", config, image=V2)
+    assert code == 0, result["summary"]
+    assert deployment_image(cluster, "churn") == V2
+    assert cluster.scrapes == {}  # judged from Prometheus, not through the pods' proxy
+
+
+def test_a_canary_prometheus_sees_failing_is_removed(tmp_path: Path, cluster: Cluster, pod_metrics: str) -> None:
+    _, result = bad_second_deploy(judged_by(project(tmp_path, cluster, "canary"), pod_metrics), cluster, "errors")
+    assert "canary at 20%: gate failed" in result["summary"] and "error rate 1" in result["summary"]
+    assert deployment_image(cluster, "churn") == V1 and ("deployments", "churn-canary") not in cluster.objects
+    assert cluster.scrapes == {}
+
+
+def test_losing_prometheus_mid_canary_is_exit_3_and_takes_the_canary_out(tmp_path: Path, cluster: Cluster) -> None:
+    with refused_url() as dead:
+        config = judged_by(project(tmp_path, cluster, "canary"), dead)
+        assert run("deploy", config, image=V1)[0] == 0
+        code, result = run("deploy", config, image=V2)
+    assert code == 3 and result["summary"].startswith(f"prometheus {dead}: unreachable"), result["summary"]
+    assert deployment_image(cluster, "churn") == V1 and ("deployments", "churn-canary") in cluster.deletes
 
 
 # ---------------------------------------------------------------- the cluster says no

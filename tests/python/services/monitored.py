@@ -89,22 +89,27 @@ set_model(Faulty())
 """
 
 
+def faulty_model(folder: Path) -> Path:
+    """An MLflow model directory of FAULTY_MODEL (no signature: any columns)."""
+    import mlflow.pyfunc
+
+    code = folder / "faulty.py"
+    code.write_text(FAULTY_MODEL, encoding="utf-8")
+    mlflow.pyfunc.save_model(str(folder / "faulty"), python_model=str(code))
+    return folder / "faulty"
+
+
 @pytest.fixture
 def erroring(pushgateway: Service, tmp_path: Path) -> Iterator[Monitored]:
     """A deployment of `demo` whose server answers 500 to poisoned rows, watched by its own
     Prometheus; its rules are the bundled ones with every `for:` at 0, so an alert fires on its
     expression alone (promtool test rules covers the waiting)."""
-    import mlflow.pyfunc
-
-    code = tmp_path / "faulty.py"
-    code.write_text(FAULTY_MODEL, encoding="utf-8")
-    mlflow.pyfunc.save_model(str(tmp_path / "faulty"), python_model=str(code))
     rules = yaml.safe_load((assets.RESOURCES / assets.RULES).read_text(encoding="utf-8"))
     for group in rules["groups"]:
         for rule in group["rules"]:
             rule["for"] = "0s"
     (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules), encoding="utf-8")
-    with watched(tmp_path / "faulty", tmp_path, pushgateway, tmp_path / "rules.yml") as deployment:
+    with watched(faulty_model(tmp_path), tmp_path, pushgateway, tmp_path / "rules.yml") as deployment:
         yield deployment
 
 
@@ -112,38 +117,35 @@ def erroring(pushgateway: Service, tmp_path: Path) -> Iterator[Monitored]:
 def watched(model_dir: Path, tmp: Path, pushgateway: Service, rules: Path | None = None) -> Iterator[Monitored]:
     """`mlci serve` on `model_dir` as demo version 1 (target production, host app1), and a
     Prometheus scraping it and the Pushgateway, evaluating `rules` (default: the bundled ones)."""
-    port = free_port()
     capture = tmp / "capture"
+    with serving(model_dir, tmp / "server", "--capture-dir", str(capture), "--capture-rate", "1") as base:
+        labels = {"model": "demo", "target": "production", "environment": "production", "host": "app1"}
+        server = {"targets": [base.removeprefix("http://")], "labels": labels}
+        scrape = [
+            {"job_name": assets.SERVERS_JOB, "static_configs": [server]},
+            {"job_name": assets.PUSHGATEWAY_JOB, "honor_labels": True,
+             "static_configs": [{"targets": [pushgateway.url.removeprefix("http://")]}]},
+        ]  # fmt: skip
+        with prometheus(tmp / "prometheus", scrape, rules or assets.RESOURCES / assets.RULES) as url:
+            wait_for(lambda: query(url, 'up{model="demo"} == 1'), 30, "first scrape of the model server")
+            yield Monitored(base, url, pushgateway.url, capture)
+
+
+@contextmanager
+def serving(model_dir: Path, tmp: Path, *args: str) -> Iterator[str]:
+    """`mlci serve` on `model_dir` as demo version 1, ready; yields its base URL."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    port = free_port()
     log = (tmp / "serve.log").open("wb")
     server = subprocess.Popen(
-        [str(MLCI), "serve", "--model-dir", str(model_dir), "--port", str(port),
-         "--capture-dir", str(capture), "--capture-rate", "1"],
+        [str(MLCI), "serve", "--model-dir", str(model_dir), "--port", str(port), *args],
         stdout=log, stderr=subprocess.STDOUT,
         env={**os.environ, "MLCI_MODEL_NAME": "demo", "MLCI_MODEL_VERSION": "1"},
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: _ok(f"{base}/readyz"), 60, "model server ready")
-        config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(rules or assets.RESOURCES / assets.RULES)],
-            "scrape_configs": [
-                {"job_name": assets.SERVERS_JOB, "static_configs": [{"targets": [f"127.0.0.1:{port}"], "labels": {
-                    "model": "demo", "target": "production", "environment": "production", "host": "app1"}}]},
-                {"job_name": assets.PUSHGATEWAY_JOB, "honor_labels": True,
-                 "static_configs": [{"targets": [pushgateway.url.removeprefix("http://")]}]},
-            ],
-        }  # fmt: skip
-        (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
-        prom_port = free_port()
-        argv = [
-            binary("prometheus"), f"--config.file={tmp / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp / 'tsdb'}", f"--web.listen-address=127.0.0.1:{prom_port}",
-        ]  # fmt: skip
-        with _start(argv, f"http://127.0.0.1:{prom_port}/-/ready", tmp):
-            prometheus = f"http://127.0.0.1:{prom_port}"
-            wait_for(lambda: query(prometheus, 'up{model="demo"} == 1'), 30, "first scrape of the model server")
-            yield Monitored(base, prometheus, pushgateway.url, capture)
+        yield base
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -151,6 +153,26 @@ def watched(model_dir: Path, tmp: Path, pushgateway: Service, rules: Path | None
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+
+
+@contextmanager
+def prometheus(tmp: Path, scrape_configs: list[dict[str, object]], rules: Path | None = None) -> Iterator[str]:
+    """A Prometheus scraping and evaluating every second; yields its URL once ready."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    config: dict[str, object] = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": scrape_configs,
+    }
+    if rules:
+        config["rule_files"] = [str(rules)]
+    (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    argv = [
+        binary("prometheus"), f"--config.file={tmp / 'prometheus.yml'}",
+        f"--storage.tsdb.path={tmp / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}",
+    ]  # fmt: skip
+    with _start(argv, f"http://127.0.0.1:{port}/-/ready", tmp):
+        yield f"http://127.0.0.1:{port}"
 
 
 def _ok(url: str) -> bool:

@@ -5,8 +5,8 @@ the minimum, or with no latency data, never passes. Observations come from the p
 the playbook sends to an idle slot, from two scrapes of the servers' `/metrics` (the window is
 their difference) or from Prometheus. The playbooks run this module on the controller as
 `python -m mlci.deploy.gate` with a JSON document on stdin; it prints the verdict as JSON and
-exits 0 (passed), 1 (failed) or 2 (bad input). Standard library only: it starts fast and needs
-nothing but the Python that runs ansible-playbook.
+exits 0 (passed), 1 (failed) or 2 (bad input). Standard library and mlci only: it starts fast and
+needs nothing but the Python that runs ansible-playbook.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ import json
 import math
 import re
 import sys
-import urllib.parse
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from mlci.errors import MlciError
+from mlci.monitoring import prometheus
 
 PATH = "/invocations"
 REQUESTS = "mlci_http_requests_total"
@@ -240,24 +241,18 @@ def from_metrics(pairs: Iterable[tuple[str | None, str]]) -> Observation:
 
 def from_prometheus(url: str, instances: list[str], seconds: int) -> Observation:
     """The same observation from Prometheus, over the last `seconds`, for these scrape targets."""
-    selector = f'path="{PATH}",instance=~"{"|".join(re.escape(i) for i in instances)}"'
+    # A regex inside a PromQL string: its backslashes are escaped once more ("10\\.0\\.0\\.1:8080").
+    pattern = "|".join(re.escape(i) for i in instances).replace("\\", "\\\\").replace('"', '\\"')
+    selector = f'path="{PATH}",instance=~"{pattern}"'
     span = f"{int(seconds)}s"
-    requests = _scalar(url, f"sum(increase({REQUESTS}{{{selector}}}[{span}]))")
-    errors = _scalar(url, f'sum(increase({REQUESTS}{{{selector},status=~"5.."}}[{span}]))')
+    requests = prometheus.one(url, f"sum(increase({REQUESTS}{{{selector}}}[{span}]))")
+    errors = prometheus.one(url, f'sum(increase({REQUESTS}{{{selector},status=~"5.."}}[{span}]))')
     quantiles = [
-        _scalar(url, f"histogram_quantile({q}, sum by (le) (rate({BUCKETS}{{{selector}}}[{span}])))")
+        prometheus.one(url, f"histogram_quantile({q}, sum by (le) (rate({BUCKETS}{{{selector}}}[{span}])))")
         for q in (0.99, 0.5)
     ]
     p99, p50 = (None if v is None or math.isnan(v) else v * 1000 for v in quantiles)
     return Observation(requests or 0.0, errors or 0.0, p99, p50)
-
-
-def _scalar(url: str, query: str) -> float | None:
-    address = url.rstrip("/") + "/api/v1/query?" + urllib.parse.urlencode({"query": query})
-    with urllib.request.urlopen(address, timeout=10) as resp:  # noqa: S310 - the operator's Prometheus URL
-        data = json.load(resp)
-    result = data.get("data", {}).get("result", [])
-    return float(result[0]["value"][1]) if result else None
 
 
 # ---------------------------------------------------------------- entry point
@@ -296,8 +291,8 @@ def main() -> int:
     except (ValueError, KeyError, TypeError) as err:
         print(json.dumps({"passed": False, "summary": f"gate input invalid: {type(err).__name__}: {err}"}))
         return 2
-    except OSError as err:  # Prometheus unreachable: no data, and no data never passes
-        print(json.dumps({"passed": False, "summary": f"gate failed: metrics source unreachable: {err}"}))
+    except MlciError as err:  # Prometheus unreachable or refusing: no data, and no data never passes
+        print(json.dumps({"passed": False, "summary": f"gate failed: no metrics: {err}"}))
         return 1
     checks = [asdict(c) for c in verdict.checks[1:]]
     print(
