@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -170,6 +171,38 @@ def test_prometheus_unreachable_is_exit_3_and_triggers_nothing(
         code, result = protocol.execute("monitor")
     assert code == 3 and result["summary"].startswith(f"prometheus {dead}: unreachable")
     assert jenkins_recorded.requests == []
+
+
+def test_jenkins_unreachable_is_exit_3_keeps_the_findings_and_no_cooldown(
+    repo: Path, model_store: Store, pushgateway: Any
+) -> None:
+    for job in ("mlci_monitor", "mlci_drift"):
+        delete = urllib.request.Request(f"{pushgateway.url}/metrics/job/{job}/model/demo", method="DELETE")  # noqa: S310
+        urllib.request.urlopen(delete, timeout=10).close()  # noqa: S310 - the local gateway
+    with refused_url() as dead:
+        configure(repo, model_store, None, pushgateway.url, jenkins_url=dead)
+        code, result = protocol.execute("monitor")
+    assert code == 3 and result["summary"].startswith(f"jenkins {dead}: cannot queue retrain-churn: unreachable")
+    report = json.loads((repo / "reports" / "monitor" / "monitor.json").read_text())
+    assert report["breaches"][0]["check"] == "drift" and report["retrain"]["decision"].startswith("error: jenkins")
+    from mlflow import MlflowClient
+
+    tags = MlflowClient(model_store.tracking_uri, model_store.tracking_uri).get_registered_model("demo").tags
+    assert cooldown.AT not in tags  # nothing was queued, so the next run tries again
+    gauges = http(pushgateway.url + "/metrics")[1].decode()
+    assert 'mlci_monitor_breach{check="drift",instance="",job="mlci_monitor",model="demo"} 1' in gauges
+    assert 'mlci_dataset_drift{instance="",job="mlci_drift",model="demo"} 1' in gauges
+
+
+def test_a_pushgateway_that_is_down_is_reported_and_the_retrain_stands(
+    repo: Path, model_store: Store, jenkins_recorded: Jenkins
+) -> None:
+    with refused_url() as dead:
+        configure(repo, model_store, None, dead, jenkins_url=jenkins_recorded.url)
+        code, result = protocol.execute("monitor")
+    assert code == 1 and result["outputs"]["retrainTriggered"] is True
+    assert f"pushgateway {dead} failed: URLError" in result["summary"]
+    assert len(jenkins_recorded.builds()) == 1
 
 
 def test_missing_reference_is_exit_2(

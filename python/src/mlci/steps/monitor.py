@@ -150,6 +150,8 @@ def run(ctx: StepContext) -> StepResult:
         doc["retrain"] = _retrain(ctx, breaches, version, drift_text)
     except MlciError as err:
         doc["retrain"] = {"decision": f"error: {err}", "triggered": False}
+        if mon.pushgateway_url:  # the breaches still reach Prometheus and its alerts
+            _push(mon.pushgateway_url, model, drift, breaches, False)
         _write(report, doc)
         err.details.append(f"the monitor's findings are in {os.path.relpath(report)}")
         raise
