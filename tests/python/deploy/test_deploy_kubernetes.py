@@ -183,6 +183,22 @@ def test_blue_green_gates_the_idle_slot_then_moves_the_selector(tmp_path: Path, 
     assert cluster.objects[("services", "churn")]["spec"]["selector"][SELECTOR] == "blue"
 
 
+def test_blue_green_without_a_keep_window_removes_the_old_slot_and_rollback_recreates_it(
+    tmp_path: Path, cluster: Cluster
+) -> None:
+    config = project(tmp_path, cluster, "blue-green")
+    doc = yaml.safe_load(config.read_text(encoding="utf-8"))
+    doc["deploy"][0]["keep_previous_minutes"] = 0
+    config.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    assert run("deploy", config, image=V1)[0] == 0
+    assert run("deploy", config, image=V2)[0] == 0
+    assert ("deployments", "churn-blue") in cluster.deletes and ("deployments", "churn-blue") not in cluster.objects
+    code, result = run("rollback", config)
+    assert code == 0, result["summary"]
+    assert deployment_image(cluster, "churn-blue") == V1
+    assert cluster.objects[("services", "churn")]["spec"]["selector"][SELECTOR] == "blue"
+
+
 def test_blue_green_with_a_bad_build_never_moves_traffic(tmp_path: Path, cluster: Cluster) -> None:
     _, result = bad_second_deploy(project(tmp_path, cluster, "blue-green"), cluster, "wrong")
     assert "smoke test through Service churn-preview" in result["summary"]
