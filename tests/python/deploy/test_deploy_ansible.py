@@ -5,6 +5,7 @@ good or bad, must end with 0 failed requests and the right version serving."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import pytest
 from services import deploy_site
 from services.deploy_site import Site, mlci
 from services.model_images import Images
+from services.monitored import prometheus
 from services.ssh_target import SshTarget
 from services.traffic import Load, Traffic
 
@@ -74,6 +76,31 @@ def test_strategy_under_load_has_no_failed_request(site: Site, build: str, strat
     assert site.active_images() == {site.images.refs[build]}
     if strategy != "rolling":  # the previous slot stays up for an instant switch back
         assert all(site.facts(h)["previous_image"] for h in site.hosts)
+
+
+def test_a_canary_judged_by_a_prometheus_loaded_with_the_generated_scrape_config(site: Site) -> None:
+    """The role names each slot in its Prometheus query as `mlci monitoring-assets` writes the
+    scrape targets (ansible_host:port): a real Prometheus loaded with that config judges a canary."""
+    from mlci import config
+    from mlci.monitoring import assets
+
+    scrape = assets.scrape_config(config.load(site.project / ".mlci.yml"))["scrape_configs"]
+    build = "v1" if site.active_images() == {site.images.refs["v2"]} else "v2"
+    judged = site.project / "prometheus.mlci.yml"
+    with prometheus(site.project / "prometheus", scrape) as url:
+        judged.write_text((site.project / ".mlci.yml").read_text() + f"monitoring:\n  prometheus_url: {url}\n")
+        with Load(site.lb_port, site.images.payload(), rate=RATE, clients=CLIENTS) as traffic:
+            code, _, log = mlci(
+                site, "deploy", configFile=str(judged), target="site", image=site.images.refs[build], strategy="canary"
+            )
+    assert code == 0, log[-3000:]
+    assert_clean(traffic)
+    assert site.active_images() == {site.images.refs[build]}
+    transcript = (site.project / "reports" / "deploy" / "deploy-site.log").read_text()
+    # The windows were read from Prometheus, not from the slots' own /metrics.
+    scrape_task = r"TASK \[mlci_server : Scrape the slots' metrics at the start of the window\][^\n]*\nskipping:"
+    assert re.search(scrape_task, transcript)
+    assert "Judge the window at 10%" in transcript
 
 
 def test_load_balancer_reload_under_load_keeps_runtime_state(site: Site) -> None:
