@@ -35,8 +35,8 @@ def site(model_images: Images, ssh_target: SshTarget, tmp_path_factory: pytest.T
         deploy_site.remove(site)
 
 
-def deploy(site: Site, build: str, strategy: str) -> tuple[int, dict[str, Any], str]:
-    return mlci(site, "deploy", target="site", image=site.images.refs[build], strategy=strategy)
+def deploy(site: Site, build: str, strategy: str, **params: Any) -> tuple[int, dict[str, Any], str]:
+    return mlci(site, "deploy", target="site", image=site.images.refs[build], strategy=strategy, **params)
 
 
 def assert_clean(traffic: Traffic) -> None:
@@ -90,9 +90,7 @@ def test_a_canary_judged_by_a_prometheus_loaded_with_the_generated_scrape_config
     with prometheus(site.project / "prometheus", scrape) as url:
         judged.write_text((site.project / ".mlci.yml").read_text() + f"monitoring:\n  prometheus_url: {url}\n")
         with Load(site.lb_port, site.images.payload(), rate=RATE, clients=CLIENTS) as traffic:
-            code, _, log = mlci(
-                site, "deploy", configFile=str(judged), target="site", image=site.images.refs[build], strategy="canary"
-            )
+            code, _, log = deploy(site, build, "canary", configFile=str(judged))
     assert code == 0, log[-3000:]
     assert_clean(traffic)
     assert site.active_images() == {site.images.refs[build]}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from services.model_store import COLUMNS, ROWS
@@ -119,11 +120,17 @@ def test_probe_results_are_judged_the_same_way() -> None:
     ],
 )
 def test_the_command_line_the_playbooks_run(doc: dict[str, object], code: int, text: str) -> None:
+    assert text in gate_command(doc, code)["summary"]
+
+
+def gate_command(doc: dict[str, object], code: int) -> dict[str, Any]:
+    """`python -m mlci.deploy.gate` as the playbooks run it; its verdict, once its exit is `code`."""
     proc = subprocess.run(
         [sys.executable, "-m", "mlci.deploy.gate"], input=json.dumps(doc), capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == code, proc.stdout + proc.stderr
-    assert text in json.loads(proc.stdout)["summary"]
+    verdict: dict[str, Any] = json.loads(proc.stdout)
+    return verdict
 
 
 def test_the_playbooks_prometheus_gate_on_a_real_prometheus(monitored: Monitored) -> None:
@@ -136,8 +143,4 @@ def test_the_playbooks_prometheus_gate_on_a_real_prometheus(monitored: Monitored
     wait_for(lambda: query(monitored.prometheus, seen), 20, "the requests in Prometheus")
     doc = {"kind": "prometheus", "url": monitored.prometheus, "candidate": [instance], "seconds": 60,
            "slo": {"min_requests": 50}}  # fmt: skip
-    proc = subprocess.run(
-        [sys.executable, "-m", "mlci.deploy.gate"], input=json.dumps(doc), capture_output=True, text=True, timeout=60
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert json.loads(proc.stdout)["summary"].startswith("gate passed")
+    assert gate_command(doc, 0)["summary"].startswith("gate passed")

@@ -62,6 +62,15 @@ def project(folder: Path, cluster: Cluster, strategy: str = "rolling", extra: st
     return config
 
 
+def amend(config: Path, target: dict[str, Any], **sections: Any) -> Path:
+    """The project's config with more keys on its one target and more top-level sections."""
+    doc = yaml.safe_load(config.read_text(encoding="utf-8"))
+    doc["deploy"][0].update(target)
+    doc.update(sections)
+    config.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return config
+
+
 def run(command: str, config: Path, **params: Any) -> tuple[int, dict[str, Any]]:
     return protocol.execute(command, {"configFile": str(config), "target": "cloud", **params})
 
@@ -186,10 +195,7 @@ def test_blue_green_gates_the_idle_slot_then_moves_the_selector(tmp_path: Path, 
 def test_blue_green_without_a_keep_window_removes_the_old_slot_and_rollback_recreates_it(
     tmp_path: Path, cluster: Cluster
 ) -> None:
-    config = project(tmp_path, cluster, "blue-green")
-    doc = yaml.safe_load(config.read_text(encoding="utf-8"))
-    doc["deploy"][0]["keep_previous_minutes"] = 0
-    config.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    config = amend(project(tmp_path, cluster, "blue-green"), {"keep_previous_minutes": 0})
     assert run("deploy", config, image=V1)[0] == 0
     assert run("deploy", config, image=V2)[0] == 0
     assert ("deployments", "churn-blue") in cluster.deletes and ("deployments", "churn-blue") not in cluster.objects
@@ -271,11 +277,7 @@ def pod_metrics(model_store: Store, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def judged_by(config: Path, prometheus_url: str) -> Path:
-    doc = yaml.safe_load(config.read_text(encoding="utf-8"))
-    doc["monitoring"] = {"prometheus_url": prometheus_url}
-    doc["deploy"][0]["canary_interval_seconds"] = 4
-    config.write_text(yaml.safe_dump(doc), encoding="utf-8")
-    return config
+    return amend(config, {"canary_interval_seconds": 4}, monitoring={"prometheus_url": prometheus_url})
 
 
 def test_a_canary_judged_by_prometheus_is_promoted(tmp_path: Path, cluster: Cluster, pod_metrics: str) -> None:

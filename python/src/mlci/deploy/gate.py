@@ -241,9 +241,9 @@ def from_metrics(pairs: Iterable[tuple[str | None, str]]) -> Observation:
 
 def from_prometheus(url: str, instances: list[str], seconds: int) -> Observation:
     """The same observation from Prometheus, over the last `seconds`, for these scrape targets."""
-    # A regex inside a PromQL string: its backslashes are escaped once more ("10\\.0\\.0\\.1:8080").
-    pattern = "|".join(re.escape(i) for i in instances).replace("\\", "\\\\").replace('"', '\\"')
-    selector = f'path="{PATH}",instance=~"{pattern}"'
+    # The regex goes into a PromQL string, which escapes its backslashes once more.
+    pattern = prometheus.string("|".join(re.escape(i) for i in instances))
+    selector = f'path="{PATH}",instance=~{pattern}'
     span = f"{int(seconds)}s"
     requests = prometheus.one(url, f"sum(increase({REQUESTS}{{{selector}}}[{span}]))")
     errors = prometheus.one(url, f'sum(increase({REQUESTS}{{{selector},status=~"5.."}}[{span}]))')

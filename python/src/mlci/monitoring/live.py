@@ -39,10 +39,12 @@ class Breach:
     check: str  # down | no_traffic | error_rate | latency | drift
     detail: str
 
+    def __str__(self) -> str:
+        return f"{self.check}: {self.detail}"
+
 
 def selector(model: str, *extra: str) -> str:
-    escaped = model.replace("\\", "\\\\").replace('"', '\\"')
-    return "{" + ",".join([f'model="{escaped}"', *extra]) + "}"
+    return "{" + ",".join([f"model={prometheus.string(model)}", *extra]) + "}"
 
 
 def read(url: str, model: str, window_minutes: int) -> Live:

@@ -44,6 +44,11 @@ def _error(err: urllib.error.HTTPError) -> str:
         return str(err.reason)
 
 
+def string(value: str) -> str:
+    """`value` as a PromQL string literal (double-quoted, backslashes and quotes escaped)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def one(url: str, promql: str) -> float | None:
     """The value of a query that aggregates to one series, None when it has none (no data)."""
     samples = query(url, promql)

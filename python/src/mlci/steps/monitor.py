@@ -70,7 +70,7 @@ def _retrain(ctx: StepContext, breaches: list[live.Breach], version: str | None,
     """Decide, and act on, the retrain; the decision is always said in words."""
     mon = ctx.config.monitoring
     model = ctx.config.model.name
-    reasons = [f"{b.check}: {b.detail}" for b in breaches if b.check in mon.retrain_on]
+    reasons = [str(b) for b in breaches if b.check in mon.retrain_on]
     if not reasons:
         others = sorted({b.check for b in breaches})
         if others:
@@ -134,7 +134,7 @@ def run(ctx: StepContext) -> StepResult:
     elif drift.dataset_drift:
         breaches.append(live.Breach("drift", f"dataset drift: {drift_text}"))
     version = metrics.versions[-1] if metrics and metrics.versions else None
-    summary = "; ".join(f"{b.check}: {b.detail}" for b in breaches) or "all checks within thresholds"
+    summary = "; ".join(map(str, breaches)) or "all checks within thresholds"
     doc: dict[str, Any] = {
         "model": model,
         "modelVersion": version,
