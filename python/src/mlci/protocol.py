@@ -57,16 +57,15 @@ class StepContext:
 def read_params(path: str | None) -> dict[str, Any]:
     if path is None:
         return {}
+    from mlci import bounded
+
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = bounded.read_text(Path(path), path, bounded.MAX_CONFIG_BYTES)
     except FileNotFoundError:
         raise InputError(f"{path}: params file not found") from None
-    except OSError as err:
-        raise InputError(f"{path}: cannot read params file: {err.strerror}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}:{err.lineno} invalid JSON: {err.msg}") from None
+    except (OSError, ValueError) as err:
+        raise InputError(f"{path}: cannot read params file: {getattr(err, 'strerror', None) or err}") from None
+    data = bounded.json_loads(text, path)
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object of step params, got {contracts.describe(data)}")
     return data
@@ -78,9 +77,32 @@ def prepare(contract: contracts.Contract, params: dict[str, Any], source: str) -
     checked = contracts.validate(contract, params, source)
     log.set_verbose(bool(checked.options.get("verbose")))
     names = {p.config: n for n, p in contract.params.items() if p.config}
-    loaded = config.load(checked.options["configFile"], checked.overrides, source, names)
+    config_file = checked.options["configFile"]
+    inside_workspace(config_file, f"{source} configFile")
+    loaded = config.load(config_file, checked.overrides, source, names)
     report_dir = loaded.project_dir / "reports" / contract.command
     return StepContext(contract, loaded, checked.options, report_dir)
+
+
+def inside_workspace(name: str, what: str) -> None:
+    """A step writes its reports next to its config: a config outside the workspace (Jenkins'
+    WORKSPACE, else the directory the step runs in) would make it write outside. A relative
+    name may not climb out; under Jenkins an absolute one may not point out either."""
+    from mlci import config
+
+    workspace = os.environ.get("WORKSPACE")
+    if not workspace and Path(name).is_absolute():
+        return  # a local caller naming a file by full path chose where the reports go
+    root = Path(workspace).resolve() if workspace else Path.cwd().resolve()
+    try:
+        target = Path(root, name).resolve()
+    except (OSError, ValueError):
+        return  # an unreadable name: config.load says what is wrong with it
+    if not target.is_relative_to(root):
+        raise InputError(
+            f"{what}: {config.shown_path(name)} is outside the workspace {root}; "
+            "a step's config and the reports it writes stay inside it"
+        )
 
 
 def _relative(path: Path) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlci import log
+from mlci import bounded, log
 from mlci.data import files
 from mlci.errors import InputError
 from mlci.protocol import StepContext, StepResult
@@ -42,17 +42,14 @@ class Outcome:
 
 def load_suite(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = bounded.read_text(path, str(path), bounded.MAX_JSON_BYTES)
     except FileNotFoundError:
         raise InputError(
             f"data.suite: {path} not found (`mlci data suggest DATAFILE --out {path}` writes one)"
         ) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: cannot read the expectation suite: {err}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}:{err.lineno} invalid JSON in the expectation suite: {err.msg}") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot read the expectation suite: {err.strerror or err}") from None
+    data = bounded.json_loads(text, str(path), " in the expectation suite")
     if not isinstance(data, dict) or not isinstance(data.get("expectations"), list):
         raise InputError(f"{path}: not an expectation suite: expected an object with an `expectations` list")
     if not data["expectations"]:
