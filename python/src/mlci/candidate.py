@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mlci import bounded
+from mlci import bounded, contracts
 from mlci.errors import InputError
 
 FILE = Path("reports") / "train" / "candidate.json"
@@ -38,4 +38,7 @@ def run_id(ctx: Any) -> str:
         raise InputError(f"{path}: unreadable candidate record: {err.strerror or err}; pass runId") from None
     if not isinstance(data, dict) or not isinstance(data.get("runId"), str):
         raise InputError(f"{path}: no runId in the candidate record; pass runId")
+    problem = contracts.format_error(data["runId"], "runId")
+    if problem:
+        raise InputError(f"{path} runId: {problem}")
     return str(data["runId"])

@@ -178,6 +178,25 @@ def execute(
     return result["exitCode"], log.redact_data(result)
 
 
+def writable_result(path: str) -> None:
+    """Refuse a result path that is a directory, under a file, or not writable."""
+    target = Path(path)
+    what = f"--result {path}"
+    if target.is_dir():
+        raise InputError(f"{what}: is a directory; name a file")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        probe = target.with_name(target.name + ".tmp")
+        probe.write_text("", encoding="utf-8")
+        probe.unlink()
+    except (FileExistsError, NotADirectoryError):
+        raise InputError(f"{what}: a part of the path is a file, not a directory") from None
+    except ValueError:
+        raise InputError(f"{what}: not a file name: it holds a NUL byte") from None
+    except OSError as err:
+        raise InputError(f"{what}: cannot write there: {err.strerror or err}") from None
+
+
 def write_result(path: str, result: dict[str, Any]) -> None:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -189,10 +208,16 @@ def write_result(path: str, result: dict[str, Any]) -> None:
 def run_step(
     command: str, params: dict[str, Any] | None, params_file: str | None, result_file: str | None
 ) -> tuple[int, dict[str, Any]]:
-    """A step as the CLI runs it: execute, write the result file, log the outcome."""
+    """A step as the CLI runs it: execute, write the result file, log the outcome. A result
+    path that cannot be written is refused before the step runs (exit 2, nothing done)."""
+    if result_file:
+        writable_result(result_file)
     code, result = execute(command, params, params_file)
     if result_file:
-        write_result(result_file, result)
+        try:
+            write_result(result_file, result)
+        except OSError as err:  # it was writable a moment ago: the disk filled, or someone changed it
+            raise InputError(f"--result {result_file}: cannot write the result: {err.strerror or err}") from None
     status = {0: "passed", 1: "FAILED", 2: "bad input"}.get(code, "error")
     log.info(f"{command} {status}: {result['summary']}")
     return code, result
