@@ -118,9 +118,10 @@ def execute(
     params: dict[str, Any] | None = None,
     params_file: str | None = None,
     output: IO[str] | None = None,
+    flags: dict[str, Any] | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    """Run one step on `params`, or on the params file; return its exit code and the result
-    document. Never raises."""
+    """Run one step on `params`, or on the params file with `flags` (command-line params) over
+    it; return its exit code and the result document. Never raises."""
     from mlci import steps
 
     started = time.monotonic()
@@ -143,7 +144,7 @@ def execute(
         result["step"] = contract.step
         source = params_file or "params"
         if params is None:
-            params = read_params(params_file)
+            params = {**read_params(params_file), **(flags or {})}
         ctx = prepare(contract, params, source)
         ctx.output = output
         outcome = steps.run(command, ctx)
@@ -206,13 +207,17 @@ def write_result(path: str, result: dict[str, Any]) -> None:
 
 
 def run_step(
-    command: str, params: dict[str, Any] | None, params_file: str | None, result_file: str | None
+    command: str,
+    params: dict[str, Any] | None,
+    params_file: str | None,
+    result_file: str | None,
+    flags: dict[str, Any] | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """A step as the CLI runs it: execute, write the result file, log the outcome. A result
     path that cannot be written is refused before the step runs (exit 2, nothing done)."""
     if result_file:
         writable_result(result_file)
-    code, result = execute(command, params, params_file)
+    code, result = execute(command, params, params_file, flags=flags)
     if result_file:
         try:
             write_result(result_file, result)
