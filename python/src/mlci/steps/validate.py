@@ -93,7 +93,7 @@ def _evaluate_champion(
     try:
         loaded = evaluate.load(version.source, workdir)
         # A champion that cannot predict this holdout cannot be compared with: not a pass.
-        loaded.model.predict(evaluate.features(frame.head(5), cfg.model.target))
+        loaded.model.predict(evaluate.features(loaded.model, frame.head(5), cfg.model.target))
     except Exception as err:
         first = " ".join(str(err).split())[:300]
         raise InfrastructureError(
@@ -180,7 +180,7 @@ def run(ctx: StepContext) -> StepResult:
         if vcfg.max_latency_p95_ms is not None:
             p95 = evaluate.latency_p95_ms(loaded.model, frame, target, vcfg.latency_rows, vcfg.latency_repeats)
         lap("budgets")
-    checks, rows = gate_checks.thresholds(vcfg.thresholds, cand_metrics, champ_metrics)
+    checks, rows = gate_checks.thresholds(vcfg.thresholds, cand_metrics, champ_metrics, cfg.model.task)
     slice_checks, slice_results = gate_checks.slices(vcfg.slices, frame, target, predictions, cfg.model.task)
     checks += slice_checks
     checks += gate_checks.size(loaded.size_bytes, vcfg.max_model_size_mb)
