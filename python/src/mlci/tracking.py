@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlci import config as config_module
-from mlci import log
+from mlci import log, masking
 from mlci.errors import InfrastructureError, InputError, MlciError
 
 if TYPE_CHECKING:
@@ -130,7 +130,8 @@ def reason(err: BaseException, status: int | None = None) -> str:
 
 
 def _short(text: str) -> str:
-    return text if len(text) <= 300 else text[:297] + "..."
+    # MLflow's message carries the server's response body: a 500 page may quote the request.
+    return masking.excerpt(text, 300)
 
 
 @contextmanager

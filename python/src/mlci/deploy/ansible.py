@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlci import log
+from mlci import log, masking
 from mlci.deploy import HostResult, Outcome
 from mlci.errors import InfrastructureError, InputError
 
@@ -147,7 +147,7 @@ class AnsibleBackend:
             raise InfrastructureError("ansible-playbook", "no output pipe")
         with transcript.open("w", encoding="utf-8") as out:
             for line in proc.stdout:
-                out.write(line)
+                out.write(masking.redact(line))
                 text = line.rstrip("\n")
                 if text.strip():
                     log.raw(text)

@@ -7,10 +7,9 @@ build log are kept under the step's reports; outputs carry the pushed digest and
 
 from __future__ import annotations
 
-import json
 import shutil
 
-from mlci import log
+from mlci import log, masking
 from mlci.errors import InputError
 from mlci.image import build, context, engine, source
 from mlci.protocol import StepContext, StepResult
@@ -78,8 +77,7 @@ def run(ctx: StepContext) -> StepResult:
     else:
         log.warn("push: false: the image stays local; deploy steps need a pushed digest")
     report = ctx.report_dir / "image.json"
-    report.write_text(json.dumps({**outputs, "labels": labels}, indent=2) + "\n", encoding="utf-8")
-    dockerfile = ctx.report_dir / "Dockerfile"
-    shutil.copy(work / "Dockerfile", dockerfile)
+    masking.write_json(report, {**outputs, "labels": labels})
+    dockerfile = masking.write_text(ctx.report_dir / "Dockerfile", (work / "Dockerfile").read_text(encoding="utf-8"))
     shutil.rmtree(work / "wheels", ignore_errors=True)  # cached on the host; not a report
     return StepResult("passed", summary, outputs, [report, dockerfile, ctx.report_dir / "build.log"])

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlci import candidate, lineage, log, tracking
+from mlci import candidate, lineage, log, masking, tracking
 from mlci.errors import InfrastructureError, InputError
 from mlci.gate import checks as gate_checks
 from mlci.gate import evaluate, report
@@ -212,7 +212,7 @@ def run(ctx: StepContext) -> StepResult:
     junit = write_junit(ctx.report_dir / "junit.xml", f"mlci.validate.{cfg.model.name}", checks)
     html_file = report.write_html_report(ctx.report_dir / "validation.html", gate)
     md_file = ctx.report_dir / "summary.md"
-    md_file.write_text(report.markdown(gate), encoding="utf-8")
+    masking.write_text(md_file, report.markdown(gate))
     data = {
         "runId": run_id,
         "modelUri": model_uri,
@@ -226,7 +226,7 @@ def run(ctx: StepContext) -> StepResult:
         "latencyP95Ms": p95,
     }
     metrics_file = ctx.report_dir / "validation.json"
-    metrics_file.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    masking.write_json(metrics_file, data)
     with tracking.guard(srv, f"logging the validation to run {run_id}"):
         client.log_artifacts(run_id, str(ctx.report_dir), ARTIFACT_DIR)
         client.set_tag(run_id, STATUS_TAG, outcome)
