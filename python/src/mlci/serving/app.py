@@ -182,6 +182,13 @@ class App:
             frame = conform(parsed.frame, served.columns)
         except BadRequest as err:
             raise error(err.status, err.code, str(err)) from None
+        except RecursionError:
+            raise error(400, "BAD_REQUEST", "the input is nested too deeply") from None
+        except Exception as err:
+            # Only the body differs between requests: an input pandas cannot take is the client's
+            # fault, and a 500 would count against the error-rate SLO and fail a canary.
+            log.warn(f"/invocations: input not readable: {type(err).__name__}: {err}")
+            raise error(400, "BAD_REQUEST", f"cannot read the input: {type(err).__name__}: {_short(err)}") from None
         self.metrics.rows.observe(len(frame))
         if self.capture is not None and self.capture.sampled():
             self._capture(frame)
@@ -217,6 +224,11 @@ def _model_error(err: Exception) -> Response:
         return error(400, "BAD_REQUEST", f"the model rejected the input: {type(err).__name__}: {err}")
     log.error(f"predict failed: {type(err).__name__}: {err}")
     return error(500, "PREDICT_FAILED", f"the model failed: {type(err).__name__}: {err}")
+
+
+def _short(err: Exception, limit: int = 200) -> str:
+    text = str(err)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _mlflow_version() -> str:
