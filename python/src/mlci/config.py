@@ -54,6 +54,14 @@ class MlflowConfig(Section):
     tracking_uri: str | None = Field(None, description="MLflow tracking URI; default: the MLFLOW_TRACKING_URI env var.")
     registry_uri: str | None = Field(None, description="Model registry URI when not the tracking one.")
     experiment: str | None = Field(None, description="Experiment for training runs; default: model name.")
+    timeout_seconds: float | None = Field(
+        None,
+        gt=0,
+        le=3600,
+        description="Longest wait for one MLflow request (connecting, or between bytes of an answer); "
+        "an operation with its retries has a deadline of about (retries + 1) times this, a model download "
+        "20 times that. Default: MLFLOW_HTTP_REQUEST_TIMEOUT, else 30.",
+    )
 
 
 class DataConfig(Section):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 
-from mlci import log, masking
+from mlci import log, masking, tracking
 from mlci.errors import InputError
 from mlci.image import build, context, engine, source
 from mlci.protocol import StepContext, StepResult
@@ -21,18 +21,15 @@ CANDIDATE_ALIAS = "challenger"
 def run(ctx: StepContext) -> StepResult:
     cfg = ctx.config
     opts = ctx.options
-    if cfg.mlflow.tracking_uri:
-        import mlflow
-
-        mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
-        if cfg.mlflow.registry_uri:
-            mlflow.set_registry_uri(cfg.mlflow.registry_uri)
     uri = opts.get("modelUri") or f"models:/{cfg.model.name}@{CANDIDATE_ALIAS}"
+    # The same server, timeouts and credentials as every other step (tracking.connect).
+    srv = tracking.server(cfg, ctx.project_dir)
+    client = tracking.connect(srv)
     engine.client()  # no daemon, no build: say so before downloading anything
     work = ctx.report_dir / "context"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    model = source.resolve(uri, work / "model", cfg.model.name)
+    model = source.resolve(uri, work / "model", cfg.model.name, client, srv)
     repository = cfg.image.repository or cfg.model.name
     if cfg.image.registry:
         repository = f"{cfg.image.registry}/{repository}"

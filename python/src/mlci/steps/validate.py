@@ -102,7 +102,7 @@ def _evaluate_champion(
             "unchanged; repair the artifact, or move the alias with `mlci rollback-model` or `mlci promote`",
         ) from None
     with (
-        tracking.guard(srv, f"evaluating {where}"),
+        tracking.guard(srv, f"evaluating {where}", bounded=False),
         mlflow.start_run(run_name=f"champion-v{version.version}-eval", nested=True),
     ):
         return evaluate.metrics(loaded.model, frame, cfg.model.target, cfg.model.task)
@@ -150,13 +150,13 @@ def run(ctx: StepContext) -> StepResult:
         if stale.is_file():
             stale.unlink()  # a report of an earlier run must never stand in for this one
     with evaluate.scratch() as tmp:
-        with tracking.guard(srv, f"loading the candidate {model_uri}"):
+        with tracking.guard(srv, f"loading the candidate {model_uri}", download=True):
             loaded = evaluate.load(model_uri, Path(tmp) / "candidate")
         predictions = evaluate.predict(loaded.model, frame, target, holdout)
         lap("loadModel")
         with (
             log.Status("evaluating the candidate"),
-            tracking.guard(srv, f"evaluating run {run_id}"),
+            tracking.guard(srv, f"evaluating run {run_id}", bounded=False),
             mlflow.start_run(run_id=run_id),
         ):
             cand_metrics = evaluate.metrics(loaded.model, frame, target, cfg.model.task)
