@@ -112,6 +112,14 @@ class ValidateConfig(Section):
     max_latency_p95_ms: float | None = Field(None, gt=0, description="p95 predict-time budget.")
     latency_rows: int = Field(1000, gt=0, description="Rows per predict call when measuring latency.")
     latency_repeats: int = Field(20, ge=5, description="Timed predict calls; the budget applies to their p95.")
+    env_manager: Literal["local", "uv"] | None = Field(
+        None,
+        description=(
+            "Python the candidate and champion are evaluated in: `local` (mlci's own) or `uv` (a virtualenv "
+            "built from the model's requirements.txt and python_env.yaml, cached by their hash). Default: "
+            "`local` when mlci's Python meets the model's requirements, else `uv`; decided per model."
+        ),
+    )
 
 
 class ImageConfig(Section):
