@@ -61,16 +61,6 @@ def test_a_model_without_requirements_cannot_get_an_env(tmp_path: Path) -> None:
         modelenv.read_requirements(tmp_path)
 
 
-def test_find_uv_prefers_the_one_beside_the_interpreter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "venv" / "bin").mkdir(parents=True)
-    (tmp_path / "venv" / "bin" / "uv").write_text("")
-    monkeypatch.setattr(sys, "executable", str(tmp_path / "venv" / "bin" / "python"))
-    monkeypatch.setenv("PATH", str(tmp_path))
-    assert modelenv.find_uv() == str(tmp_path / "venv" / "bin" / "uv")
-    (tmp_path / "venv" / "bin" / "uv").unlink()
-    assert modelenv.find_uv() is None
-
-
 def test_data_keeps_values_and_types_across_the_worker_boundary(tmp_path: Path) -> None:
     frame = pd.DataFrame(
         {

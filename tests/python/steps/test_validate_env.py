@@ -5,7 +5,6 @@ packages through uv's cache, a real sqlite MLflow store)."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from importlib import metadata
@@ -14,9 +13,8 @@ from pathlib import Path
 import pytest
 from gatekit import STRONG, TRAIN, WEAK, config, make_project
 
-from conftest import REPO, write
+from conftest import write
 from mlci import protocol
-from mlci.gate import modelenv
 
 # A pure-Python package from PyPI that mlci's environment does not have.
 DEPENDENCY = "inflection==0.5.1"
@@ -71,9 +69,6 @@ def envs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         mp.setenv("MLFLOW_TRACKING_URI", "sqlite:///.mlci/mlflow.db")
         mp.setenv("MLFLOW_REGISTRY_URI", f"sqlite:///{root / '.mlci' / 'mlflow.db'}")
         mp.setenv("MLCI_CACHE_DIR", str(base / "cache"))  # a cold env cache; uv's own cache is shared
-        if modelenv.find_uv() is None:  # the uv `make setup-python` installs, until mlci's venv has its own
-            mp.setenv("PATH", f"{REPO / '.cache' / 'tools' / 'bin'}{os.pathsep}{os.environ['PATH']}")
-        assert modelenv.find_uv(), "uv is needed to build model environments"
         runs = {"root": str(root), "cache": str(base / "cache")}
         for label, script, features in (
             ("wrapped", "train_wrapped.py", STRONG),

@@ -39,6 +39,7 @@ from mlci import log
 from mlci.errors import InfrastructureError, InputError
 from mlci.gate import modelenv_worker as wire
 from mlci.image.context import cache_dir
+from mlci.programs import installed
 
 if TYPE_CHECKING:
     from mlci.gate.evaluate import Loaded
@@ -62,14 +63,6 @@ FRAMEWORKS = (
     "sentence-transformers",
     "spacy",
 )
-
-
-def find_uv() -> str | None:
-    """uv: beside this interpreter (mlci's venv installs it) first, else on PATH."""
-    beside = Path(sys.executable).parent / "uv"
-    if beside.is_file():
-        return str(beside)
-    return shutil.which("uv")
 
 
 @dataclass(frozen=True)
@@ -189,7 +182,7 @@ def ensure_env(reqs: Requirements, what: str) -> Path:
     if (final / ".complete").is_file() and python.exists():
         log.info(f"{what}: reusing the environment {final}")
         return python
-    uv = find_uv()
+    uv = installed("uv")
     if uv is None:
         raise InfrastructureError(
             "uv",
@@ -197,6 +190,7 @@ def ensure_env(reqs: Requirements, what: str) -> Path:
             "its requirements (install mlci with its `all` extra, or set validate.env_manager: local)",
         )
     root.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(final, ignore_errors=True)  # incomplete, or its base interpreter is gone
     partial = root / f"{key}.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
     started = time.monotonic()
@@ -243,6 +237,7 @@ class Worker:
         self.what = what
         self.workdir = workdir
         self.calls = 0
+        workdir.mkdir(parents=True, exist_ok=True)
         self.stderr = workdir / "worker.log"
         self._log: IO[bytes] = self.stderr.open("wb")
         self.proc = subprocess.Popen(
@@ -370,27 +365,37 @@ def remote_timings(model: Any, batch: Any, repeats: int) -> list[float] | None:
     return times
 
 
-def _download(uri: str, workdir: Path) -> tuple[Path, int]:
+@dataclass(frozen=True)
+class Downloaded:
+    uri: str
+    path: Path
+    size_bytes: int  # what the size budget applies to
+    seconds: float
+
+
+def download(uri: str, workdir: Path) -> Downloaded:
+    """The model's artifacts, once (evaluation and the size budget use the same copy)."""
     import mlflow
 
+    started = time.monotonic()
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(workdir)))
-    return local, sum(p.stat().st_size for p in local.rglob("*") if p.is_file())
+    size = sum(p.stat().st_size for p in local.rglob("*") if p.is_file())
+    return Downloaded(uri, local, size, time.monotonic() - started)
 
 
 def _missing_module(err: ModuleNotFoundError, uri: str, what: str, where: str, hint: str) -> InputError:
     return InputError(f"{what} {uri} cannot be loaded in {where}: no module named {err.name!r}; {hint}")
 
 
-def load(uri: str, workdir: Path, env_manager: str | None, what: str) -> Loaded:
-    """Download the model, choose its Python (see the module doc), load it there."""
+def load(model: Downloaded, env_manager: str | None, what: str) -> Loaded:
+    """Choose the model's Python (see the module doc) and load it there."""
     import mlflow
 
     from mlci.gate.evaluate import Loaded
 
-    started = time.monotonic()
-    local, size = _download(uri, workdir)
-    has_reqs = (local / "requirements.txt").is_file()
-    reqs = read_requirements(local) if has_reqs or env_manager == "uv" else None
+    started = time.monotonic() - model.seconds
+    has_reqs = (model.path / "requirements.txt").is_file()
+    reqs = read_requirements(model.path) if has_reqs or env_manager == "uv" else None
     missing = unmet(reqs) if reqs is not None else []
     if reqs is None or env_manager == "local" or (env_manager is None and not missing):
         if missing:
@@ -398,51 +403,34 @@ def load(uri: str, workdir: Path, env_manager: str | None, what: str) -> Loaded:
         elif env_manager is None:
             log.info(f"{what}: mlci's Python meets the model's requirements; evaluating it there")
         try:
-            model = mlflow.pyfunc.load_model(str(local))
+            loaded = mlflow.pyfunc.load_model(str(model.path))
         except ModuleNotFoundError as err:
             raise _missing_module(
                 err,
-                uri,
+                model.uri,
                 what,
                 "mlci's Python (validate.env_manager: local)",
                 "install it there, or unset validate.env_manager to evaluate the model in an environment "
                 "built from its requirements",
             ) from None
-        return Loaded(model, size, time.monotonic() - started)
-    return _load_isolated(uri, workdir, local, size, reqs, missing, env_manager, what, started)
-
-
-def _load_isolated(
-    uri: str,
-    workdir: Path,
-    local: Path,
-    size: int,
-    reqs: Requirements,
-    missing: list[str],
-    env_manager: str | None,
-    what: str,
-    started: float,
-) -> Loaded:
-    from mlci.gate.evaluate import Loaded
-
+        return Loaded(loaded, model.size_bytes, time.monotonic() - started)
     reason = "validate.env_manager: uv" if env_manager == "uv" else f"mlci's Python does not meet {', '.join(missing)}"
     log.info(f"{what}: evaluating it in an isolated environment ({reason})")
-    python = ensure_env(reqs, what)
-    worker_dir = workdir / "worker"
-    worker_dir.mkdir(parents=True, exist_ok=True)
-    worker = Worker(python, local, worker_dir, what)
+    worker = Worker(ensure_env(reqs, what), model.path, model.path.parent / "worker", what)
     if not worker.ready["ok"]:
         worker.close()
         if worker.ready.get("type") == "ModuleNotFoundError":
-            err = ModuleNotFoundError(name=worker.ready.get("module"))
+            absent = ModuleNotFoundError(name=worker.ready.get("module"))
             hint = f"add it to the model's requirements ({reqs.file.name}: pip_requirements when logging it)"
-            raise _missing_module(err, uri, what, "the environment built from its requirements", hint) from None
+            raise _missing_module(
+                absent, model.uri, what, "the environment built from its requirements", hint
+            ) from None
         raise RuntimeError(f"{worker.ready.get('type')}: {worker.ready.get('message')}")
     from mlflow.models import Model
     from mlflow.pyfunc import PyFuncModel
 
-    meta = Model.load(str(local / "MLmodel"))
+    meta = Model.load(str(model.path / "MLmodel"))
     loader = str(meta.flavors.get("python_function", {}).get("loader_module", ""))
-    model = PyFuncModel(model_meta=meta, model_impl=_Remote(worker, loader), model_id=meta.model_id)
-    weakref.finalize(model, worker.close)  # the worker lives as long as the model it stands for
-    return Loaded(model, size, time.monotonic() - started)
+    proxy = PyFuncModel(model_meta=meta, model_impl=_Remote(worker, loader), model_id=meta.model_id)
+    weakref.finalize(proxy, worker.close)  # the worker lives as long as the model it stands for
+    return Loaded(proxy, model.size_bytes, time.monotonic() - started)
