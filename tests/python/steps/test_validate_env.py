@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from gatekit import STRONG, TRAIN, WEAK, config, make_project
+from gatekit import STRONG, TRAIN, WEAK, config, make_project, sqlite_store
 
 from conftest import write
 from mlci import protocol
@@ -62,12 +62,7 @@ def envs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     base = tmp_path_factory.mktemp("modelenv")
     root = make_project(base / "churn")
     write(root / "train_wrapped.py", TRAIN_WRAPPED.replace("PINS", _pins()))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN"):
-            mp.delenv(name, raising=False)
-        mp.setenv("MLFLOW_TRACKING_URI", "sqlite:///.mlci/mlflow.db")
-        mp.setenv("MLFLOW_REGISTRY_URI", f"sqlite:///{root / '.mlci' / 'mlflow.db'}")
+    with sqlite_store(root) as mp:
         mp.setenv("MLCI_CACHE_DIR", str(base / "cache"))  # a cold env cache; uv's own cache is shared
         runs = {"root": str(root), "cache": str(base / "cache")}
         for label, script, features in (
