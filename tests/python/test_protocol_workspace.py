@@ -43,3 +43,10 @@ def test_a_config_in_a_subfolder_of_the_workspace_runs(mlci: Mlci, project: Path
     proc = mlci("test", "--config", "sub/.mlci.yml", env={"WORKSPACE": str(project)})
     assert proc.returncode == 0, proc.stderr
     assert (project / "sub" / "reports" / "test").is_dir()
+
+
+def test_mlci_run_refuses_a_config_outside_the_workspace(mlci: Mlci, project: Path, outside: Path) -> None:
+    proc = mlci("run", "--config", f"../{outside.name}/.mlci.yml")
+    assert proc.returncode == 2, proc.stderr
+    assert "--config: ../" in proc.stderr and "is outside the workspace" in proc.stderr
+    assert sorted(p.name for p in outside.iterdir()) == [".mlci.yml"]
