@@ -288,3 +288,75 @@ def test_a_file_that_is_no_config_is_never_echoed(tmp_path: Path, content: str) 
 def test_the_system_password_file_is_never_echoed(tmp_path: Path) -> None:
     err = error_of(Path("/etc/passwd"))
     assert "not an mlci config" in str(err) and "root" not in str(err) and not err.details
+
+
+def _thresholds(tmp_path: Path, task: str, body: str) -> Path:
+    return write(tmp_path / ".mlci.yml", f"model:\n  name: a\n  task: {task}\nvalidate:\n{body}")
+
+
+def test_metric_direction_is_known_not_defaulted(tmp_path: Path) -> None:
+    body = "  thresholds:\n    root_mean_squared_error:\n      min_relative_change: 0.0\n"
+    t = config.load(_thresholds(tmp_path, "regression", body)).config.validate_.thresholds
+    assert t["root_mean_squared_error"].greater_is_better is None  # not a silent `true`
+    from mlci.gate import metrics
+
+    assert metrics.greater_is_better("regression", "root_mean_squared_error", None) is False
+    assert metrics.greater_is_better("classification", "log_loss", None) is False
+    assert metrics.greater_is_better("classification", "f1_score", None) is True
+
+
+def test_a_direction_contradicting_the_metric_is_refused_at_its_line(tmp_path: Path) -> None:
+    body = "  thresholds:\n    mean_absolute_error:\n      threshold: 40\n      greater_is_better: true\n"
+    path = _thresholds(tmp_path, "regression", body)
+    assert str(error_of(path)) == (
+        f"{path}:8 validate.thresholds.mean_absolute_error.greater_is_better: true contradicts "
+        "mean_absolute_error, which is lower-is-better; remove the key (mlci knows the direction)"
+    )
+
+
+def test_a_metric_without_direction_needs_one(tmp_path: Path) -> None:
+    body = "  thresholds:\n    example_count:\n      threshold: 100\n"
+    path = _thresholds(tmp_path, "regression", body)
+    assert str(error_of(path)) == (
+        f"{path}:6 validate.thresholds.example_count: example_count has no better direction (rows evaluated): "
+        "set greater_is_better"
+    )
+    write(path, path.read_text() + "      greater_is_better: true\n")
+    assert config.load(path).config.validate_.thresholds["example_count"].greater_is_better is True
+
+
+def test_unknown_metric_names_are_refused_at_load_with_did_you_mean(tmp_path: Path) -> None:
+    body = (
+        "  thresholds:\n    root_mean_square_error:\n      threshold: 40\n"
+        "    accuracy_score:\n      threshold: 0.8\n"
+        "  slices:\n    - {column: g, metric: r2}\n"
+    )
+    path = _thresholds(tmp_path, "regression", body)
+    err = error_of(path)
+    assert str(err).startswith(
+        f"{path}:6 validate.thresholds.root_mean_square_error: the evaluation computes no metric "
+        "'root_mean_square_error' for regression; did you mean 'root_mean_squared_error'? (it computes: "
+    )
+    assert err.details[0].startswith(
+        f"{path}:8 validate.thresholds.accuracy_score: the evaluation computes no metric 'accuracy_score' "
+        "for regression; 'accuracy_score' is a classification metric and model.task is regression"
+    )
+    assert err.details[1] == (
+        f"{path}:11 validate.slices[0].metric: no per-slice metric 'r2' for regression (one of "
+        "root_mean_squared_error, mean_squared_error, mean_absolute_error, max_error, r2_score)"
+    )
+
+
+def test_threshold_params_are_checked_too(tmp_path: Path) -> None:
+    path = write(tmp_path / ".mlci.yml", "model:\n  name: a\n  task: classification\n")
+    err = error_of(path, {"validate.thresholds": {"acuracy_score": {"threshold": 0.8}}})
+    assert str(err).startswith("params.json validate.thresholds (validate.thresholds.acuracy_score): ")
+    assert "did you mean 'accuracy_score'?" in str(err)
+
+
+def test_per_slice_metrics_are_the_ones_slices_compute() -> None:
+    from mlci.gate import checks, metrics
+
+    for task, scorer in (("classification", checks._classification), ("regression", checks._regression)):
+        assert all(scorer(name) is not None for name in metrics.per_slice(task))
+        assert scorer("example_count") is None

@@ -22,7 +22,6 @@ from mlci import tracking
 from mlci.errors import InfrastructureError
 
 API = "/api/2.0/mlflow"
-TIMEOUT = 30
 
 
 @dataclass(frozen=True)
@@ -69,8 +68,14 @@ class RestAliases:
         else:
             body = json.dumps(params).encode()
         request = urllib.request.Request(url, data=body, method=method, headers=self._headers())  # noqa: S310 - http(s) only
+        # The socket timeout bounds each wait, the guard's deadline the whole answer (a trickle).
+        with tracking.guard(self.srv, doing):
+            return self._send(request, doing)
+
+    def _send(self, request: urllib.request.Request, doing: str) -> dict[str, Any] | None:
+        timeout = self.srv.timeout_seconds
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT, context=self._context()) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=timeout, context=self._context()) as response:  # noqa: S310
                 kind = response.headers.get_content_type()
                 text = response.read().decode(errors="replace") or "{}"
             try:
@@ -93,6 +98,9 @@ class RestAliases:
             raise InfrastructureError(self.srv.name, f"{doing}: {tracking.reason(answer, err.code)}") from None
         except (urllib.error.URLError, OSError) as err:
             reason = getattr(err, "reason", err)
+            if isinstance(reason, TimeoutError):
+                why = f"no answer within {timeout:g} s (mlflow.timeout_seconds)"
+                raise InfrastructureError(self.srv.name, f"{doing}: {why}") from None
             raise InfrastructureError(self.srv.name, f"{doing}: unreachable ({reason})") from None
 
     def get(self, model: str, alias: str) -> Version | None:

@@ -6,11 +6,10 @@ stage shares, locally and in Jenkins); `validate` and `register` use it unless g
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from mlci import bounded, contracts
+from mlci import bounded, contracts, masking
 from mlci.errors import InputError
 
 FILE = Path("reports") / "train" / "candidate.json"
@@ -18,10 +17,7 @@ FILE = Path("reports") / "train" / "candidate.json"
 
 def record(project_dir: Path, run_id: str, model_uri: str, tracking_uri: str) -> Path:
     path = project_dir / FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"runId": run_id, "modelUri": model_uri, "trackingUri": tracking_uri}
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    return path
+    return masking.write_json(path, {"runId": run_id, "modelUri": model_uri, "trackingUri": tracking_uri})
 
 
 def run_id(ctx: Any) -> str:

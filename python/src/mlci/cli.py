@@ -167,7 +167,11 @@ def _step_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from mlci import log
+
     args = parser().parse_args(argv)
+    if args.command != "serve":  # the model server has no step credentials, and logs per request
+        log.setup()
     if args.command is None:
         parser().print_help(sys.stderr)
         return EXIT_BAD_INPUT
@@ -200,8 +204,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return base.main(args)
         return _step_command(args)
     except MlciError as err:
-        from mlci import log
-
         log.error(str(err))
         for line in err.details:
             log.error(line)

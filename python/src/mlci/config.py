@@ -54,6 +54,14 @@ class MlflowConfig(Section):
     tracking_uri: str | None = Field(None, description="MLflow tracking URI; default: the MLFLOW_TRACKING_URI env var.")
     registry_uri: str | None = Field(None, description="Model registry URI when not the tracking one.")
     experiment: str | None = Field(None, description="Experiment for training runs; default: model name.")
+    timeout_seconds: float | None = Field(
+        None,
+        gt=0,
+        le=3600,
+        description="Longest wait for one MLflow request (connecting, or between bytes of an answer); "
+        "an operation with its retries has a deadline of about (retries + 1) times this, a model download "
+        "20 times that. Default: MLFLOW_HTTP_REQUEST_TIMEOUT, else 30.",
+    )
 
 
 class DataConfig(Section):
@@ -101,7 +109,11 @@ class MetricThreshold(Section):
     min_relative_change: float | None = Field(
         None, ge=0, le=1, description="Minimum relative gain over the champion, 0 to 1; 0: never worse than it."
     )
-    greater_is_better: bool = Field(True, description="Direction of the metric.")
+    greater_is_better: bool | None = Field(
+        None,
+        description="Direction of the metric; known for every metric MLflow computes (see Metrics per "
+        "`model.task`), so needed only for one without a direction; a contradicting value is an error.",
+    )
 
     @model_validator(mode="after")
     def _one_bound(self) -> MetricThreshold:
@@ -555,6 +567,25 @@ def _format(
 # ---------------------------------------------------------------- loading
 
 
+def _metric_problems(config: Config) -> list[tuple[tuple[str | int, ...], str]]:
+    """Metric names and directions against what the evaluation computes for `model.task`:
+    a wrong name or direction found now, not after training (gate/metrics.py has the list)."""
+    from mlci.gate import metrics
+
+    task = config.model.task
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    for name, t in config.validate_.thresholds.items():
+        problem = metrics.threshold_problem(task, name, t.greater_is_better)
+        if problem:
+            key, why = problem
+            found.append((("validate", "thresholds", name, *([key] if key else [])), why))
+    for i, sc in enumerate(config.validate_.slices):
+        wrong = metrics.slice_problem(task, sc.metric)
+        if wrong:
+            found.append((("validate", "slices", i, "metric"), wrong))
+    return found
+
+
 def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
     keys = dotted.split(".")
     for key in keys[:-1]:
@@ -595,6 +626,21 @@ def load(
         errors.sort(key=lambda item: lines.get(item[0], 0))
         messages = [_format(loc, err, file, lines, overrides, params_source, param_names or {}) for loc, err in errors]
         raise InputError(messages[0], messages[1:]) from None
+    problems = _metric_problems(config)
+    if problems:
+        messages = [
+            _format(
+                loc,
+                {"type": "value_error", "msg": msg, "ctx": {"error": msg}},
+                file,
+                lines,
+                overrides,
+                params_source,
+                param_names or {},
+            )
+            for loc, msg in problems
+        ]
+        raise InputError(messages[0], messages[1:])
     return LoadedConfig(config=config, path=path, project_dir=path.parent, overridden=dict(overrides))
 
 

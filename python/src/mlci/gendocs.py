@@ -217,7 +217,9 @@ def config_markdown() -> str:
             section(path, defs[ref], f"{path}.", seen)
 
     section("top level", schema, "", set())
-    return "\n".join(lines)
+    from mlci.gate import metrics
+
+    return "\n".join(lines) + "\n" + metrics.markdown()
 
 
 def render(root: Path) -> dict[Path, str]:

@@ -8,7 +8,6 @@ outputs, reports and junit. Exit codes: 0 passed, 1 a gate failed, 2 bad input o
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import traceback
@@ -16,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from mlci import __version__, contracts, log
+from mlci import __version__, contracts, log, masking
 from mlci.errors import EXIT_GATE_FAILED, EXIT_PASSED, InputError, MlciError
 
 Status = Literal["passed", "failed", "error"]
@@ -74,12 +73,14 @@ def read_params(path: str | None) -> dict[str, Any]:
 def prepare(contract: contracts.Contract, params: dict[str, Any], source: str) -> StepContext:
     from mlci import config
 
+    masking.learn(params)  # a password in a URL param (trackingUri) is masked wherever it shows
     checked = contracts.validate(contract, params, source)
     log.set_verbose(bool(checked.options.get("verbose")))
     names = {p.config: n for n, p in contract.params.items() if p.config}
     config_file = checked.options["configFile"]
     inside_workspace(config_file, f"{source} configFile")
     loaded = config.load(config_file, checked.overrides, source, names)
+    masking.learn(loaded.config.model_dump(mode="json"))
     report_dir = loaded.project_dir / "reports" / contract.command
     return StepContext(contract, loaded, checked.options, report_dir)
 
@@ -157,9 +158,10 @@ def execute(
             junit=_relative(outcome.junit) if outcome.junit else None,
         )
     except MlciError as err:
+        # The summary is printed once, by whoever reports the outcome (run_step, `mlci run`,
+        # the Groovy step); the further lines only here.
         result.update(exitCode=err.exit_code, summary=str(err))
         result["service"] = getattr(err, "service", None)
-        log.error(str(err))
         for line in err.details:
             log.error(line)
     except KeyboardInterrupt:
@@ -199,11 +201,7 @@ def writable_result(path: str) -> None:
 
 
 def write_result(path: str, result: dict[str, Any]) -> None:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    tmp.replace(target)  # never a half-written result for Groovy to read
+    masking.write_json(Path(path), result)  # masked, and never half-written for Groovy to read
 
 
 def run_step(
@@ -223,6 +221,10 @@ def run_step(
             write_result(result_file, result)
         except OSError as err:  # it was writable a moment ago: the disk filled, or someone changed it
             raise InputError(f"--result {result_file}: cannot write the result: {err.strerror or err}") from None
+    if code != EXIT_PASSED and result_file and os.environ.get("MLCI_RESULT") == result_file:
+        # Run by the Jenkins step (it sets MLCI_RESULT): it prints this summary as the step's
+        # error; a second copy here would only repeat it.
+        return code, result
     status = {0: "passed", 1: "FAILED", 2: "bad input"}.get(code, "error")
     log.info(f"{command} {status}: {result['summary']}")
     return code, result

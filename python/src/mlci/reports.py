@@ -8,6 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlci import masking
+
 
 @dataclass(frozen=True)
 class JUnitCounts:
@@ -65,9 +67,7 @@ def write_junit(path: Path, suite: str, checks: Sequence[Check]) -> Path:
             failure.text = check.details or check.message
         elif check.message:
             ET.SubElement(case, "system-out").text = check.message
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
-    return path
+    return masking.write_text(path, ET.tostring(root, encoding="unicode", xml_declaration=True))
 
 
 STYLE = """
@@ -130,6 +130,4 @@ def write_html(path: Path, title: str, body: str) -> Path:
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>\n"
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
-    return path
+    return masking.write_text(path, page)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlci import log
+from mlci import log, masking
 from mlci.errors import InfrastructureError, InputError
 from mlci.image import engine
 
@@ -62,14 +62,14 @@ def build(ctx_dir: Path, tag: str, log_file: Path) -> Built:
                     elif line.strip() == "---> Using cache":
                         cached += 1
     except BuildError as err:
-        log_file.write_text("".join(lines), encoding="utf-8")
+        masking.write_text(log_file, "".join(lines))
         tail = "".join(lines[-20:])
         log.raw(tail)
         raise InfrastructureError(engine.service(), f"image build failed: {err.msg} (full log: {log_file})") from None
     except APIError as err:
-        log_file.write_text("".join(lines), encoding="utf-8")
+        masking.write_text(log_file, "".join(lines))
         raise InfrastructureError(engine.service(), f"image build failed: {err.explanation or err}") from None
-    log_file.write_text("".join(lines), encoding="utf-8")
+    masking.write_text(log_file, "".join(lines))
     image = dc.images.get(tag)
     seconds = time.monotonic() - started
     log.info(

@@ -23,6 +23,7 @@ from pathlib import Path
 from mlci import __version__, log
 from mlci.errors import InfrastructureError, InputError
 from mlci.image.source import ModelSource
+from mlci.programs import installed
 
 VENV = "/opt/mlci/venv"
 MODEL_DIR = "/opt/ml/model"
@@ -75,7 +76,7 @@ def _pip() -> list[str]:
     if importlib.util.find_spec("pip") is not None:
         return [sys.executable, "-m", "pip"]
     for name in ("pip3", "pip"):
-        exe = shutil.which(name)
+        exe = installed(name)
         if exe:
             return [exe]
     raise InputError("no pip found (needed to fetch wheels on the host); install pip or put it on PATH")
@@ -100,7 +101,7 @@ def mlci_wheel() -> Path:
     wheels = sorted(out.glob("mlci-*.whl"))
     if wheels:
         return wheels[0]
-    uv = shutil.which("uv")
+    uv = installed("uv")
     argv = (
         [uv, "build", "--wheel", "--out-dir", str(out), str(root)]
         if uv

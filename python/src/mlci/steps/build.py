@@ -7,10 +7,9 @@ build log are kept under the step's reports; outputs carry the pushed digest and
 
 from __future__ import annotations
 
-import json
 import shutil
 
-from mlci import log
+from mlci import log, masking, tracking
 from mlci.errors import InputError
 from mlci.image import build, context, engine, source
 from mlci.protocol import StepContext, StepResult
@@ -22,18 +21,15 @@ CANDIDATE_ALIAS = "challenger"
 def run(ctx: StepContext) -> StepResult:
     cfg = ctx.config
     opts = ctx.options
-    if cfg.mlflow.tracking_uri:
-        import mlflow
-
-        mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
-        if cfg.mlflow.registry_uri:
-            mlflow.set_registry_uri(cfg.mlflow.registry_uri)
     uri = opts.get("modelUri") or f"models:/{cfg.model.name}@{CANDIDATE_ALIAS}"
+    # The same server, timeouts and credentials as every other step (tracking.connect).
+    srv = tracking.server(cfg, ctx.project_dir)
+    client = tracking.connect(srv)
     engine.client()  # no daemon, no build: say so before downloading anything
     work = ctx.report_dir / "context"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    model = source.resolve(uri, work / "model", cfg.model.name)
+    model = source.resolve(uri, work / "model", cfg.model.name, client, srv)
     repository = cfg.image.repository or cfg.model.name
     if cfg.image.registry:
         repository = f"{cfg.image.registry}/{repository}"
@@ -78,8 +74,7 @@ def run(ctx: StepContext) -> StepResult:
     else:
         log.warn("push: false: the image stays local; deploy steps need a pushed digest")
     report = ctx.report_dir / "image.json"
-    report.write_text(json.dumps({**outputs, "labels": labels}, indent=2) + "\n", encoding="utf-8")
-    dockerfile = ctx.report_dir / "Dockerfile"
-    shutil.copy(work / "Dockerfile", dockerfile)
+    masking.write_json(report, {**outputs, "labels": labels})
+    dockerfile = masking.write_text(ctx.report_dir / "Dockerfile", (work / "Dockerfile").read_text(encoding="utf-8"))
     shutil.rmtree(work / "wheels", ignore_errors=True)  # cached on the host; not a report
     return StepResult("passed", summary, outputs, [report, dockerfile, ctx.report_dir / "build.log"])
