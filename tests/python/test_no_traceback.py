@@ -110,9 +110,16 @@ def corrupt_build_record(project: Path, _: str) -> list[str]:
     return _config(project, "deploy:\n  - {name: staging, type: ansible, environment: staging}\n", "deploy")
 
 
+def non_utf8_holdout_smoke(project: Path, _: str) -> list[str]:
+    (project / "holdout.csv").write_bytes("a,b\n1,caf\xe9\n".encode("latin-1"))
+    target = "deploy:\n  - {name: staging, type: ansible, environment: staging, url: 'http://127.0.0.1:9'}\n"
+    return _config(project, "data:\n  holdout: holdout.csv\n" + target, "smoke")
+
+
 CASES: dict[str, tuple[Setup, int, str]] = {
     "non-UTF-8 .mlci.yml": (non_utf8_config, 2, ".mlci.yml:7: not UTF-8 text (byte 0xe9)"),
     "non-UTF-8 CSV": (non_utf8_csv, 2, "data.csv: column 'b' is not UTF-8 text (data row 1)"),
+    "non-UTF-8 holdout (smoke)": (non_utf8_holdout_smoke, 2, "data.holdout: holdout.csv is unreadable"),
     "NUL byte in configFile": (
         lambda p, _: _params(p, {"configFile": "a\x00b.yml"}, "plan"),
         2,
