@@ -23,7 +23,7 @@ import pytest
 from steps.gatekit import config as gate_config
 from steps.gatekit import make_project
 
-from conftest import MLCI, write
+from conftest import MLCI, run_in_terminal, write
 from mlci import contracts
 
 # Users are masked as well (the catalog masks every variable it binds); secrets carry the
@@ -280,3 +280,20 @@ def test_a_step_prints_no_progress_bar_or_library_warning_unless_verbose(
     assert "Downloading artifacts" in loud.out  # what verbose shows, and the default must not
     assert "Downloading artifacts" not in quiet.out and "%|" not in quiet.out, quiet.out
     assert not [line for line in quiet.out.splitlines() if not line.startswith("mlci: ")], quiet.out
+
+
+def test_mlci_run_stage_log_and_screen_are_masked(workspace: tuple[Path, dict[str, str]]) -> None:
+    """In a terminal `mlci run` sends a stage's output to reports/run/<stage>.log, shown on failure."""
+    root, env = workspace
+    write(root / "tests" / "test_leaky.py", PRINTS_SECRETS)
+    try:
+        code, screen = run_in_terminal(["run", "--stage", "test"], root, env)
+    finally:
+        (root / "tests" / "test_leaky.py").unlink()
+    stage_log = root / "reports" / "run" / "test.log"
+    assert code == 1 and "****" in stage_log.read_text(encoding="utf-8"), screen
+    files = {
+        str(p.relative_to(root)): p.read_text(encoding="utf-8")
+        for p in [stage_log, root / "reports" / "run" / "test.result.json", root / "reports" / "test" / "junit.xml"]
+    }
+    assert_masked(Run(code, screen, files), env)
