@@ -203,7 +203,10 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     text = gate_config("churn").replace(
         "  holdout: data/holdout.csv\n", "  holdout: data/holdout.csv\n  suite: suite.json\n"
     )
-    write(root / ".mlci.yml", text.replace(" train.py,", " print_and_train.py, train.py,"))
+    # One on-prem target whose only host refuses SSH: deploy and rollback reach Ansible and fail.
+    write(root / "inventory.yml", "model_servers:\n  hosts:\n    web1: {ansible_host: 127.0.0.1, ansible_port: 1}\n")
+    target = "deploy:\n  - {name: stage, type: ansible, environment: staging, inventory: inventory.yml}\n"
+    write(root / ".mlci.yml", text.replace(" train.py,", " print_and_train.py, train.py,") + target)
     yield root, env
 
 
@@ -231,9 +234,10 @@ CASES: list[tuple[str, dict[str, Any], dict[str, str], set[int]]] = [
     ("promote", {"trackingUri": BROKEN}, {}, {3}),
     ("rollback-model", {"trackingUri": BROKEN}, {}, {3}),
     ("build", {"modelUri": "models:/churn/1", "push": False, "_tracking": BROKEN}, {}, {2, 3}),
-    ("deploy", {"image": IMAGE}, {}, {2}),
-    ("smoke", {"url": BROKEN}, {}, {1, 2, 3}),
-    ("rollback", {}, {}, {2}),
+    ("deploy", {"image": IMAGE}, {}, {3}),
+    ("deploy", {"image": "not-pinned:1"}, {}, {2}),
+    ("smoke", {"url": BROKEN}, {}, {1, 3}),
+    ("rollback", {}, {}, {3}),
     ("monitor", {"prometheusUrl": BROKEN, "pushgatewayUrl": BROKEN, "jenkinsUrl": BROKEN}, {}, {2, 3}),
 ]
 
