@@ -97,6 +97,33 @@ def _cell(value: object) -> str:
     return value if isinstance(value, Markup) else html.escape(str(value))
 
 
+def escape(value: object) -> str:
+    """Text for HTML: every value from data, config or a model (a column named
+    `<script>...`) is escaped where it is put into a page."""
+    return html.escape(str(value))
+
+
+def code(value: object) -> Markup:
+    return Markup(f"<code>{escape(value)}</code>")
+
+
+def md(value: object) -> str:
+    """Text for a Markdown report (a pull-request comment renders inline HTML): tags become
+    entities, table pipes and newlines cannot break a row, backticks cannot open a code span."""
+    text = " ".join(str(value).split())
+    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("`", "&#96;")):
+        text = text.replace(char, entity)
+    return text.replace("|", "\\|")
+
+
+def md_code(value: object) -> str:
+    """A Markdown code span, or escaped plain text when the value holds what a span cannot
+    carry safely (inside a span entities show literally)."""
+    text = str(value)
+    plain = not any(c in text for c in "<>&`|\n\r")
+    return f"`{text}`" if plain else md(text)
+
+
 def write_html(path: Path, title: str, body: str) -> Path:
     """A self-contained page (no external CSS or scripts: Jenkins' CSP blocks them)."""
     page = (

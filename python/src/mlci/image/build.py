@@ -111,6 +111,25 @@ def local_digests(image_id: str, repository: str) -> set[str]:
     return {d.split("@", 1)[1] for d in image.attrs.get("RepoDigests") or [] if d.split("@", 1)[0] == repository}
 
 
+def taken(repository: str, tag: str, run_id: str, uri: str) -> TagTaken | None:
+    """Before a build: the tag the registry already holds for another model, or None. A tag
+    whose digest a local image of this same model carries (a rebuild on this agent) is not
+    taken: the build is then mostly cached and the push re-checks the digest it gives."""
+    from docker.errors import ImageNotFound
+
+    ref = f"{repository}:{tag}"
+    existing = remote_digest(ref)
+    if existing is None:
+        return None
+    try:
+        labels = engine.client().images.get(f"{repository}@{existing}").labels or {}
+    except ImageNotFound:
+        labels = {}
+    if labels.get("io.mlci.model.run_id") == run_id and labels.get("io.mlci.model.uri") == uri:
+        return None
+    return TagTaken(ref, existing)
+
+
 def push(repository: str, tag: str, image_id: str, overwrite: bool) -> str:
     """Push `repository:tag`; return the manifest digest. A tag the registry holds with another
     digest is refused unless `overwrite`."""

@@ -105,7 +105,7 @@ def run(ctx: StepContext) -> StepResult:
     build_url = lineage.build_url()
 
     srv = tracking.server(cfg, project)
-    client = tracking.connect(srv)
+    client = tracking.connect(srv, create=True)  # a project's first run starts its store
     experiment = tracking.experiment_id(client, srv, cfg.mlflow.experiment or cfg.model.name)
     tags = {
         "mlci.command": shlex.join(argv),

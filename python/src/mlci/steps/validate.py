@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlci import candidate, lineage, log, masking, tracking
-from mlci.errors import InfrastructureError, InputError
+from mlci.errors import InfrastructureError, InputError, MlciError
 from mlci.gate import checks as gate_checks
-from mlci.gate import evaluate, report
+from mlci.gate import evaluate, modelenv, report
 from mlci.protocol import StepContext, StepResult
 from mlci.reports import write_junit
 
@@ -91,9 +91,12 @@ def _evaluate_champion(
     cfg = ctx.config
     where = f"champion {cfg.model.name} version {version.version} ({version.source})"
     try:
-        loaded = evaluate.load(version.source, workdir)
+        downloaded = modelenv.download(version.source, workdir)
+        loaded = modelenv.load(downloaded, cfg.validate_.env_manager, f"the {CHAMPION}")
         # A champion that cannot predict this holdout cannot be compared with: not a pass.
-        loaded.model.predict(evaluate.features(frame.head(5), cfg.model.target))
+        loaded.model.predict(evaluate.features(loaded.model, frame.head(5), cfg.model.target))
+    except MlciError:
+        raise  # already says what is wrong and whose it is (e.g. a module its env lacks)
     except Exception as err:
         first = " ".join(str(err).split())[:300]
         raise InfrastructureError(
@@ -102,7 +105,7 @@ def _evaluate_champion(
             "unchanged; repair the artifact, or move the alias with `mlci rollback-model` or `mlci promote`",
         ) from None
     with (
-        tracking.guard(srv, f"evaluating {where}"),
+        tracking.guard(srv, f"evaluating {where}", bounded=False),
         mlflow.start_run(run_name=f"champion-v{version.version}-eval", nested=True),
     ):
         return evaluate.metrics(loaded.model, frame, cfg.model.target, cfg.model.task)
@@ -150,13 +153,15 @@ def run(ctx: StepContext) -> StepResult:
         if stale.is_file():
             stale.unlink()  # a report of an earlier run must never stand in for this one
     with evaluate.scratch() as tmp:
-        with tracking.guard(srv, f"loading the candidate {model_uri}"):
-            loaded = evaluate.load(model_uri, Path(tmp) / "candidate")
+        with tracking.guard(srv, f"downloading the candidate {model_uri}", download=True):
+            downloaded = modelenv.download(model_uri, Path(tmp) / "candidate")
+        with tracking.guard(srv, f"loading the candidate {model_uri}", bounded=False):
+            loaded = modelenv.load(downloaded, vcfg.env_manager, "the candidate")
         predictions = evaluate.predict(loaded.model, frame, target, holdout)
         lap("loadModel")
         with (
             log.Status("evaluating the candidate"),
-            tracking.guard(srv, f"evaluating run {run_id}"),
+            tracking.guard(srv, f"evaluating run {run_id}", bounded=False),
             mlflow.start_run(run_id=run_id),
         ):
             cand_metrics = evaluate.metrics(loaded.model, frame, target, cfg.model.task)
@@ -180,7 +185,7 @@ def run(ctx: StepContext) -> StepResult:
         if vcfg.max_latency_p95_ms is not None:
             p95 = evaluate.latency_p95_ms(loaded.model, frame, target, vcfg.latency_rows, vcfg.latency_repeats)
         lap("budgets")
-    checks, rows = gate_checks.thresholds(vcfg.thresholds, cand_metrics, champ_metrics)
+    checks, rows = gate_checks.thresholds(vcfg.thresholds, cand_metrics, champ_metrics, cfg.model.task)
     slice_checks, slice_results = gate_checks.slices(vcfg.slices, frame, target, predictions, cfg.model.task)
     checks += slice_checks
     checks += gate_checks.size(loaded.size_bytes, vcfg.max_model_size_mb)
