@@ -77,7 +77,7 @@ def write_junit(path: Path, suite: str, checks: Sequence[Check]) -> Path:
             failure.text = check.details or check.message
         elif check.message:
             ET.SubElement(case, "system-out").text = check.message
-    return masking.write_text(path, ET.tostring(root, encoding="unicode", xml_declaration=True))
+    return masking.write_xml(path, root)
 
 
 STYLE = """
