@@ -35,7 +35,7 @@ def load(srv: tracking.Server, uri: str, workdir: Path, who: str) -> Loaded:
     import mlflow
 
     started = time.monotonic()
-    with tracking.guard(srv, f"downloading {who} {uri}"):
+    with tracking.guard(srv, f"downloading {who} {uri}", download=True):
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(workdir)))
     size = sum(p.stat().st_size for p in local.rglob("*") if p.is_file())
     with blame.model_guard(srv, f"loading {who} {uri}", f"{who} {uri} cannot be loaded"):

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlci import candidate, lineage, log, tracking
+from mlci import candidate, lineage, log, masking, tracking
 from mlci.errors import InputError
 from mlci.gate import blame, evaluate, labels, report
 from mlci.gate import checks as gate_checks
@@ -112,7 +112,7 @@ def _evaluate_champion(
             output = loaded.model.predict(evaluate.features(loaded.model, frame, cfg.model.target))
         read = labels.read(output, cfg.model.task, _run_labels(client, srv, version.run_id), f"{who} {version.source}")
         with (
-            tracking.guard(srv, f"evaluating {who}"),
+            tracking.guard(srv, f"evaluating {who}", bounded=False),
             mlflow.start_run(run_name=f"champion-v{version.version}-eval", nested=True),
         ):
             found = evaluate.metrics(
@@ -189,7 +189,7 @@ def run(ctx: StepContext) -> StepResult:
         lap("loadModel")
         with (
             log.Status("evaluating the candidate"),
-            tracking.guard(srv, f"evaluating run {run_id}"),
+            tracking.guard(srv, f"evaluating run {run_id}", bounded=False),
             mlflow.start_run(run_id=run_id),
         ):
             cand_metrics = evaluate.metrics(
@@ -260,7 +260,7 @@ def run(ctx: StepContext) -> StepResult:
     junit = write_junit(ctx.report_dir / "junit.xml", f"mlci.validate.{cfg.model.name}", checks)
     html_file = report.write_html_report(ctx.report_dir / "validation.html", gate)
     md_file = ctx.report_dir / "summary.md"
-    md_file.write_text(report.markdown(gate), encoding="utf-8")
+    masking.write_text(md_file, report.markdown(gate))
     data = {
         "runId": run_id,
         "modelUri": model_uri,
@@ -275,7 +275,7 @@ def run(ctx: StepContext) -> StepResult:
         "notes": notes,
     }
     metrics_file = ctx.report_dir / "validation.json"
-    metrics_file.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    masking.write_json(metrics_file, data)
     with tracking.guard(srv, f"logging the validation to run {run_id}"):
         client.log_artifacts(run_id, str(ctx.report_dir), ARTIFACT_DIR)
         client.set_tag(run_id, STATUS_TAG, outcome)
