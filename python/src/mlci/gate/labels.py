@@ -57,8 +57,10 @@ def read(output: Any, task: str, labels: list[Any] | None, model: str) -> Read:
     import numpy as np
 
     arr = np.asarray(output)
-    if arr.ndim == 1 or (arr.ndim == 2 and arr.shape[1] == 1):
-        return Read(output)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim == 1:
+        return _one_per_row(output, arr, task, labels, model)
     shape = "(" + ", ".join(str(n) for n in arr.shape) + ")"
     if task != "classification" or arr.ndim != 2 or arr.dtype.kind not in "fiu":
         raise InputError(
@@ -77,5 +79,22 @@ def read(output: Any, task: str, labels: list[Any] | None, model: str) -> Read:
     note = (
         f"{model} returns class probabilities, shape {shape}: each row's label is the argmax over the "
         f"training labels recorded at train time, in sorted order ({shown})"
+    )
+    return Read(values, note)
+
+
+def _one_per_row(output: Any, arr: Any, task: str, labels: list[Any] | None, model: str) -> Read:
+    """A binary classifier's one probability per row (a native binary Booster: that of the
+    larger label) becomes the larger label at 0.5 or above; anything else is taken as is."""
+    import numpy as np
+
+    if task != "classification" or arr.dtype.kind != "f" or not labels or len(labels) != 2:
+        return Read(output)
+    if np.isin(arr, np.asarray(labels, dtype=object)).all() or not ((arr >= 0) & (arr <= 1)).all():
+        return Read(output)
+    values = np.asarray(labels)[(arr >= 0.5).astype(int)]
+    note = (
+        f"{model} returns one probability per row, not a label: each row's label is {labels[1]} (the "
+        f"larger of the training labels recorded at train time) at 0.5 or above, else {labels[0]}"
     )
     return Read(values, note)
