@@ -28,19 +28,17 @@ class Loaded:
     seconds: float
 
 
-def load(srv: tracking.Server, uri: str, workdir: Path, who: str) -> Loaded:
-    """Download the model's artifacts once (their size is the size budget), then load them.
-    A failed download is the artifact store's (exit 3); a model that does not load from its
-    artifacts is the model's (exit 2: `who` and `uri` named, with the cause)."""
-    import mlflow
+def load(srv: tracking.Server, uri: str, workdir: Path, who: str, env_manager: str | None, role: str) -> Loaded:
+    """Download the model's artifacts once (their size is the size budget), then load them in
+    the Python `modelenv` chooses for it (`role` names the model in its log lines). A failed
+    download is the artifact store's (exit 3); a model that does not load from its artifacts
+    is the model's (exit 2: `who` and `uri` named, with the cause)."""
+    from mlci.gate import modelenv
 
-    started = time.monotonic()
     with tracking.guard(srv, f"downloading {who} {uri}", download=True):
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(workdir)))
-    size = sum(p.stat().st_size for p in local.rglob("*") if p.is_file())
+        downloaded = modelenv.download(uri, workdir)
     with blame.model_guard(srv, f"loading {who} {uri}", f"{who} {uri} cannot be loaded"):
-        model = mlflow.pyfunc.load_model(str(local))
-    return Loaded(model, size, time.monotonic() - started)
+        return modelenv.load(downloaded, env_manager, role)
 
 
 def input_columns(model: Any, frame: pd.DataFrame, target: str) -> list[str]:
@@ -139,12 +137,16 @@ def latency_p95_ms(model: Any, frame: pd.DataFrame, target: str, rows: int, repe
     """p95 wall time of `predict` on `rows` holdout rows (resampled when the holdout is smaller)."""
     batch = features(model, frame, target)
     batch = batch.sample(n=rows, replace=len(batch) < rows, random_state=0) if rows != len(batch) else batch
-    model.predict(batch)  # warm-up: first-call caches are not latency
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        model.predict(batch)
-        times.append((time.perf_counter() - started) * 1000)
+    from mlci.gate import modelenv
+
+    times = modelenv.remote_timings(model, batch, repeats)  # a model in its own env is timed there
+    if times is None:
+        model.predict(batch)  # warm-up: first-call caches are not latency
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            model.predict(batch)
+            times.append((time.perf_counter() - started) * 1000)
     times.sort()
     return times[min(len(times) - 1, math.ceil(0.95 * len(times)) - 1)]
 

@@ -107,7 +107,7 @@ def _evaluate_champion(
     cfg = ctx.config
     who = f"champion {cfg.model.name} version {version.version}"
     try:
-        loaded = evaluate.load(srv, version.source, workdir, who)
+        loaded = evaluate.load(srv, version.source, workdir, who, cfg.validate_.env_manager, f"the {CHAMPION}")
         with blame.model_guard(srv, f"predicting with {who}", f"{who} {version.source} cannot predict this holdout"):
             output = loaded.model.predict(evaluate.features(loaded.model, frame, cfg.model.target))
         read = labels.read(output, cfg.model.task, _run_labels(client, srv, version.run_id), f"{who} {version.source}")
@@ -176,7 +176,9 @@ def run(ctx: StepContext) -> StepResult:
         if stale.is_file():
             stale.unlink()  # a report of an earlier run must never stand in for this one
     with evaluate.scratch() as tmp:
-        loaded = evaluate.load(srv, model_uri, Path(tmp) / "candidate", "the candidate")
+        loaded = evaluate.load(
+            srv, model_uri, Path(tmp) / "candidate", "the candidate", vcfg.env_manager, "the candidate"
+        )
         read = labels.read(
             evaluate.predict(loaded.model, frame, target, holdout, model_uri),
             cfg.model.task,
