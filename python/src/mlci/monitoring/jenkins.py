@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from mlci import urls
 from mlci.errors import InfrastructureError, InputError
 
 USER_ENV, TOKEN_ENV = "JENKINS_USER", "JENKINS_API_TOKEN"
@@ -29,7 +30,11 @@ def trigger(url: str, job: str, parameters: dict[str, str]) -> Queued:
     import jenkins
     import requests
 
+    target = urls.split(url, "monitoring.jenkins_url")
+    url = target.url
     user, token = os.environ.get(USER_ENV), os.environ.get(TOKEN_ENV)
+    if target.credentials:  # the URL's user info, sent as basic auth and kept out of the URL
+        user, token = target.credentials.username, target.credentials.password
     server = jenkins.Jenkins(url, username=user, password=token, timeout=TIMEOUT_SECONDS, retries=0)
     service = f"jenkins {url}"
     try:

@@ -17,17 +17,34 @@ def run(ctx: StepContext) -> StepResult:
     started = time.monotonic()
     name = ctx.config.model.name
     store = aliases.store(tracking.server(ctx.config, ctx.project_dir))
+    interrupted = aliases.finish(store, name)
+    if interrupted is not None:
+        # The retry of a run that failed half-way: what that run meant is now done; swapping
+        # again would undo it.
+        now, before = interrupted.targets.get(CHAMPION), interrupted.targets.get(PREVIOUS)
+        outputs = {"modelName": name, "version": now, "previousVersion": before, "swapSeconds": _since(started)}
+        return StepResult(
+            "passed",
+            f"finished the interrupted {interrupted.what}: {name} @{CHAMPION} is version {now}, "
+            f"@{PREVIOUS} version {before}",
+            outputs,
+        )
     current = store.get(name, CHAMPION)
     previous = store.get(name, PREVIOUS)
     if previous is None:
         raise InputError(f"model {name} has no @{PREVIOUS}: nothing to roll back to")
     # champion first: the serving side follows champion, and both aliases stay valid versions.
-    store.set(name, CHAMPION, previous.version)
+    targets = {CHAMPION: previous.version}
     if current is not None:
-        store.set(name, PREVIOUS, current.version)
-    seconds = round(time.monotonic() - started, 3)
+        targets[PREVIOUS] = current.version
+    aliases.move(store, name, aliases.Move(f"rollback of {name}", targets))
+    seconds = _since(started)
     was = current.version if current else None
     outputs = {"modelName": name, "version": previous.version, "previousVersion": was, "swapSeconds": seconds}
     return StepResult(
         "passed", f"{name} @{CHAMPION} rolled back to version {previous.version} (was {was}) in {seconds} s", outputs
     )
+
+
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 3)
