@@ -84,9 +84,17 @@ class RestAliases:
         timeout = self.srv.timeout_seconds
         try:
             with urllib.request.urlopen(request, timeout=timeout, context=self._context()) as response:  # noqa: S310
-                text = response.read().decode() or "{}"
-                data: dict[str, Any] = json.loads(text)
-                return data
+                kind = response.headers.get_content_type()
+                text = response.read().decode(errors="replace") or "{}"
+            try:
+                data = json.loads(text)
+            except (ValueError, RecursionError):
+                data = None
+            if not isinstance(data, dict):  # a login page or a proxy's answer, not MLflow's API
+                raise InfrastructureError(
+                    self.srv.name, f"{doing}: answered with {kind}, not MLflow's JSON: is the URI an MLflow server?"
+                )
+            return data
         except urllib.error.HTTPError as err:
             detail = err.read().decode(errors="replace")
             missing = "RESOURCE_DOES_NOT_EXIST" in detail or (

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlci import config as config_module
-from mlci import log, urls
+from mlci import log, masking, urls
 from mlci.errors import InfrastructureError, InputError, MlciError
 
 if TYPE_CHECKING:
@@ -215,7 +215,8 @@ def timed_out(err: BaseException, text: str) -> bool:
 
 
 def _short(text: str) -> str:
-    return text if len(text) <= 300 else text[:297] + "..."
+    # MLflow's message carries the server's response body: a 500 page may quote the request.
+    return masking.excerpt(text, 300)
 
 
 class DeadlinePassed(BaseException):

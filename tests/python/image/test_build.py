@@ -36,7 +36,7 @@ class Build:
     stderr: str
 
 
-def mlci_build(project: Path, store: Store, **params: Any) -> Build:
+def mlci_build(project: Path, store: Store, umask: int | None = None, **params: Any) -> Build:
     (project / "params.json").write_text(json.dumps(params))
     env = {**os.environ, "MLCI_CACHE_DIR": str(REPO / ".cache" / "mlci"), "MLFLOW_TRACKING_URI": store.tracking_uri}
     proc = subprocess.run(
@@ -46,6 +46,7 @@ def mlci_build(project: Path, store: Store, **params: Any) -> Build:
         capture_output=True,
         text=True,
         timeout=600,
+        preexec_fn=None if umask is None else lambda: os.umask(umask),
     )
     result = json.loads((project / "result.json").read_text())
     return Build(project, result, proc.returncode, proc.stderr)
@@ -72,7 +73,9 @@ def built(base_image: str, registry: str, model_store: Store, tmp_path_factory: 
         project / ".mlci.yml",
         config_text(model_store.tracking_uri, f'registry: "{registry}"', f"base_image: {base_image}"),
     )
-    out = mlci_build(project, model_store, modelUri="models:/demo/1")
+    # Under the umask of a Jenkins run from Tomcat: the image must not depend on it (the
+    # container tests run it as its non-root user).
+    out = mlci_build(project, model_store, umask=0o027, modelUri="models:/demo/1")
     assert out.code == 0, out.stderr
     return out
 
@@ -236,10 +239,15 @@ def test_new_model_version_rebuilds_only_the_model_layer_and_tags_are_not_moved(
     assert re.search(r"Step 3/15 : RUN python3 -m venv [^\n]*\n ---> Using cache", log), log
     assert log.count("Using cache") >= 9, log
     assert second.result["outputs"]["digest"] != built.result["outputs"]["digest"]
-    # Version 2's image under version 1's tag: refused, then allowed when asked.
+    # Version 2's image under version 1's tag: refused before anything is built, then allowed
+    # when asked.
+    log_file = built.project / "reports" / "build" / "build.log"
+    log_file.unlink()
     taken = mlci_build(built.project, model_store, modelUri="models:/demo/2", tag="1")
     assert taken.code == 1
     assert f"demo:1 already exists with digest {built.result['outputs']['digest']}" in taken.result["summary"]
+    assert "build step" not in taken.stderr and "wheels" not in taken.stderr, taken.stderr
+    assert not log_file.exists()
     moved = mlci_build(built.project, model_store, modelUri="models:/demo/2", tag="1", overwriteTag=True)
     assert moved.code == 0
     assert moved.result["outputs"]["digest"] == second.result["outputs"]["digest"]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlci import candidate, lineage, log, tracking
+from mlci import candidate, lineage, log, masking, tracking
 from mlci.drift import reference
 from mlci.errors import InputError, MlciError
 from mlci.protocol import StepContext, StepResult
@@ -31,7 +31,6 @@ from mlci.protocol import StepContext, StepResult
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-STDERR_FD = 2
 STOP_GRACE_SECONDS = 10  # SIGTERM to the training command, then SIGKILL
 FINGERPRINT_ARTIFACT = "mlci/data_fingerprint.json"
 MODEL_NAME = "model"  # the name the docs tell users to log under, preferred when a run logs several
@@ -141,12 +140,13 @@ def run(ctx: StepContext) -> StepResult:
     log.info(f"MLflow run {run_id} in experiment {experiment}; running {shlex.join(argv)} in {project.resolve()}")
 
     env = {**os.environ, **tracking.child_env(srv), "MLFLOW_RUN_ID": run_id, "MLFLOW_EXPERIMENT_ID": experiment}
-    output = ctx.output if ctx.output is not None else STDERR_FD
     started = time.monotonic()
     timeout = cfg.training.timeout_minutes
     with _interruptible() as stop:
         try:
-            returncode = _run_child(argv, project, env, output, timeout * 60)
+            # The command's output reaches the log (or the stage's log file) masked, like our lines.
+            with masking.masked_pipe(ctx.output, log.raw) as output:
+                returncode = _run_child(argv, project, env, output, timeout * 60)
         except KeyboardInterrupt:
             # Jenkins aborting the build (SIGTERM) or Ctrl-C: the child is stopped by now; the
             # run must not stay RUNNING forever, and the result says what happened.

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlci import candidate, lineage, log, tracking
-from mlci.errors import InfrastructureError, InputError
+from mlci import candidate, lineage, log, masking, tracking
+from mlci.errors import InfrastructureError, InputError, MlciError
 from mlci.gate import checks as gate_checks
-from mlci.gate import evaluate, report
+from mlci.gate import evaluate, modelenv, report
 from mlci.protocol import StepContext, StepResult
 from mlci.reports import write_junit
 
@@ -91,9 +91,12 @@ def _evaluate_champion(
     cfg = ctx.config
     where = f"champion {cfg.model.name} version {version.version} ({version.source})"
     try:
-        loaded = evaluate.load(version.source, workdir)
+        downloaded = modelenv.download(version.source, workdir)
+        loaded = modelenv.load(downloaded, cfg.validate_.env_manager, f"the {CHAMPION}")
         # A champion that cannot predict this holdout cannot be compared with: not a pass.
-        loaded.model.predict(evaluate.features(frame.head(5), cfg.model.target))
+        loaded.model.predict(evaluate.features(loaded.model, frame.head(5), cfg.model.target))
+    except MlciError:
+        raise  # already says what is wrong and whose it is (e.g. a module its env lacks)
     except Exception as err:
         first = " ".join(str(err).split())[:300]
         raise InfrastructureError(
@@ -150,8 +153,10 @@ def run(ctx: StepContext) -> StepResult:
         if stale.is_file():
             stale.unlink()  # a report of an earlier run must never stand in for this one
     with evaluate.scratch() as tmp:
-        with tracking.guard(srv, f"loading the candidate {model_uri}", download=True):
-            loaded = evaluate.load(model_uri, Path(tmp) / "candidate")
+        with tracking.guard(srv, f"downloading the candidate {model_uri}", download=True):
+            downloaded = modelenv.download(model_uri, Path(tmp) / "candidate")
+        with tracking.guard(srv, f"loading the candidate {model_uri}", bounded=False):
+            loaded = modelenv.load(downloaded, vcfg.env_manager, "the candidate")
         predictions = evaluate.predict(loaded.model, frame, target, holdout)
         lap("loadModel")
         with (
@@ -180,7 +185,7 @@ def run(ctx: StepContext) -> StepResult:
         if vcfg.max_latency_p95_ms is not None:
             p95 = evaluate.latency_p95_ms(loaded.model, frame, target, vcfg.latency_rows, vcfg.latency_repeats)
         lap("budgets")
-    checks, rows = gate_checks.thresholds(vcfg.thresholds, cand_metrics, champ_metrics)
+    checks, rows = gate_checks.thresholds(vcfg.thresholds, cand_metrics, champ_metrics, cfg.model.task)
     slice_checks, slice_results = gate_checks.slices(vcfg.slices, frame, target, predictions, cfg.model.task)
     checks += slice_checks
     checks += gate_checks.size(loaded.size_bytes, vcfg.max_model_size_mb)
@@ -212,7 +217,7 @@ def run(ctx: StepContext) -> StepResult:
     junit = write_junit(ctx.report_dir / "junit.xml", f"mlci.validate.{cfg.model.name}", checks)
     html_file = report.write_html_report(ctx.report_dir / "validation.html", gate)
     md_file = ctx.report_dir / "summary.md"
-    md_file.write_text(report.markdown(gate), encoding="utf-8")
+    masking.write_text(md_file, report.markdown(gate))
     data = {
         "runId": run_id,
         "modelUri": model_uri,
@@ -226,7 +231,7 @@ def run(ctx: StepContext) -> StepResult:
         "latencyP95Ms": p95,
     }
     metrics_file = ctx.report_dir / "validation.json"
-    metrics_file.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    masking.write_json(metrics_file, data)
     with tracking.guard(srv, f"logging the validation to run {run_id}"):
         client.log_artifacts(run_id, str(ctx.report_dir), ARTIFACT_DIR)
         client.set_tag(run_id, STATUS_TAG, outcome)
