@@ -7,11 +7,13 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from services.stalling import stalling_url
 
 from mlci import urls
 from mlci.errors import InputError
@@ -97,3 +99,24 @@ def test_pushgateway_prometheus_and_jenkins_send_url_credentials_as_basic_auth()
         "jenkins": [a for m, p, a in seen if "buildWithParameters" in p],
     }
     assert by_kind == {"pushgateway": [BASIC], "prometheus": [BASIC], "jenkins": [BASIC]}
+
+
+def test_a_trickling_prometheus_pushgateway_or_jenkins_fails_within_twice_its_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from mlci.errors import InfrastructureError
+    from mlci.monitoring import jenkins, prometheus, pushgateway
+
+    monkeypatch.setattr(prometheus, "TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr(jenkins, "TIMEOUT_SECONDS", 1)
+    with stalling_url(trickle=True) as url:
+        started = time.monotonic()
+        with pytest.raises(InfrastructureError, match="no complete answer within 2 s"):
+            prometheus.query(url, "up")
+        with pytest.raises(TimeoutError, match="no complete answer within 2 s"):
+            pushgateway.push(url, "job", CollectorRegistry(), {"model": "m"}, 1)
+        with pytest.raises(InfrastructureError, match="no complete answer within 2 s"):
+            jenkins.trigger(url, "retrain", {"REASON": "drift"})
+        assert time.monotonic() - started < 15

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from mlci import urls
+from mlci import deadlines, urls
 from mlci.errors import InfrastructureError, InputError
 
 USER_ENV, TOKEN_ENV = "JENKINS_USER", "JENKINS_API_TOKEN"
@@ -38,7 +38,10 @@ def trigger(url: str, job: str, parameters: dict[str, str]) -> Queued:
     server = jenkins.Jenkins(url, username=user, password=token, timeout=TIMEOUT_SECONDS, retries=0)
     service = f"jenkins {url}"
     try:
-        response = server.jenkins_request(requests.Request("POST", server.build_job_url(job, dict(parameters))))
+        with deadlines.within(2 * TIMEOUT_SECONDS):  # the crumb and the build request, however slow
+            response = server.jenkins_request(requests.Request("POST", server.build_job_url(job, dict(parameters))))
+    except TimeoutError as err:
+        raise InfrastructureError(service, f"cannot queue {job}: {err}") from None
     except jenkins.NotFoundException:
         raise InputError(f"monitoring.retrain_job: job {job!r} not found on {url} (HTTP 404)") from None
     except jenkins.JenkinsException as err:

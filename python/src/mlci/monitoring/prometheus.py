@@ -12,7 +12,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from mlci import masking, urls
+from mlci import deadlines, masking, urls
 from mlci.errors import InfrastructureError
 
 TIMEOUT_SECONDS = 10
@@ -28,7 +28,11 @@ def query(url: str, promql: str) -> list[Sample]:
     service = f"prometheus {url}"
     try:
         request = urllib.request.Request(address, headers=headers)  # noqa: S310 - operator's URL
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as resp:  # noqa: S310
+        # TIMEOUT_SECONDS bounds each wait; the whole answer gets twice that (a trickle).
+        with (
+            deadlines.within(2 * TIMEOUT_SECONDS),
+            urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as resp,  # noqa: S310
+        ):
             body: dict[str, Any] = json.load(resp)
     except urllib.error.HTTPError as err:
         raise InfrastructureError(service, f"query {promql!r} answered HTTP {err.code}: {_error(err)}") from None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from mlci import urls
+from mlci import deadlines, urls
 
 USER_ENV, PASSWORD_ENV = "PUSHGATEWAY_USERNAME", "PUSHGATEWAY_PASSWORD"
 
@@ -29,4 +29,6 @@ def push(url: str, job: str, registry: Any, grouping_key: dict[str, str], timeou
             return basic_auth_handler(url, method, timeout, headers, data, user, password)
         return default_handler(url, method, timeout, headers, data)
 
-    push_to_gateway(url, job=job, registry=registry, grouping_key=grouping_key, timeout=timeout, handler=handler)
+    # `timeout` bounds each wait; the whole push gets twice that (a trickling gateway).
+    with deadlines.within(2 * timeout):
+        push_to_gateway(url, job=job, registry=registry, grouping_key=grouping_key, timeout=timeout, handler=handler)
