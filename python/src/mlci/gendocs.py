@@ -146,6 +146,16 @@ def credentials_markdown() -> str:
         "",
         "Locally (`mlci run`), export the same variables yourself.",
         "",
+        "## Credentials in a URL",
+        "",
+        "A service URL may carry `user:password@` (the tracking and registry URIs, the Pushgateway,",
+        "Prometheus and Jenkins URLs; percent-encode `@`, `:` and `/` in them). mlci takes the user",
+        "info out of the URL before any request and sends it as HTTP basic auth (for MLflow as",
+        "`MLFLOW_TRACKING_USERNAME`/`MLFLOW_TRACKING_PASSWORD`, also to the training command); the",
+        "host it connects to and resolves is the one after the `@`. A user name without a password,",
+        "or credentials both in the URL and in the bound variables that differ, are refused (exit 2).",
+        "Prefer the credential bindings above: a URL in `.mlci.yml` is committed with the repository.",
+        "",
     ]
     return "\n".join(lines)
 

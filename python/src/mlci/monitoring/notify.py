@@ -13,6 +13,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from mlci import deadlines
+
 URL_ENV = "MLCI_WEBHOOK_URL"
 TIMEOUT_SECONDS = 10
 
@@ -46,7 +48,10 @@ def send(doc: dict[str, Any], fmt: str) -> str | None:
         target, data=body, headers={"Content-Type": "application/json"}, method="POST"
     )
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as resp:  # noqa: S310
+        with (
+            deadlines.within(2 * TIMEOUT_SECONDS),
+            urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as resp,  # noqa: S310
+        ):
             resp.read()
     except urllib.error.HTTPError as err:
         return f"webhook ({URL_ENV}) answered HTTP {err.code}"
