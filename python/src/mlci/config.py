@@ -163,7 +163,10 @@ class ImageConfig(Section):
         ),
     )
     ready_timeout_seconds: float = Field(
-        120, gt=0, description="How long the image's proof run waits for the container to be ready before a push."
+        120,
+        gt=0,
+        le=3600,
+        description="How long the image's proof run waits for the container to be ready before a push.",
     )
 
 
