@@ -4,11 +4,18 @@ texts are the ones users see; the ports and run ids in them contain "401" and "4
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
 import requests
+from services.stalling import stalling_url
 
+from conftest import MLCI, write
 from mlci import tracking
 
 
@@ -66,3 +73,40 @@ def test_requests_status_errors_and_retry_exhaustion_are_read() -> None:
 
 def test_a_long_unknown_failure_is_cut_to_300_characters() -> None:
     assert len(tracking.reason(RuntimeError("x" * 1000))) == 300
+
+
+@pytest.mark.parametrize("trickle", [False, True], ids=["silent", "trickling"])
+@pytest.mark.parametrize("command", ["build", "promote", "rollback-model", "register"])
+def test_a_server_that_never_finishes_answering_is_exit_3_within_the_deadline(
+    command: str, trickle: bool, tmp_path: Path
+) -> None:
+    write(
+        tmp_path / ".mlci.yml",
+        """\
+        version: 1
+        model: {name: demo, task: classification}
+        mlflow: {timeout_seconds: 1}
+        image: {registry: 127.0.0.1:5000}
+        """,
+    )
+    params = {"runId": "0" * 32} if command == "register" else {}
+    (tmp_path / "params.json").write_text(json.dumps(params))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    with stalling_url(trickle) as url:
+        started = time.monotonic()
+        proc = subprocess.run(
+            [str(MLCI), command, "--params", "params.json", "--result", "result.json"],
+            cwd=tmp_path,
+            env={**env, "MLFLOW_TRACKING_URI": url},
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        seconds = time.monotonic() - started
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert proc.returncode == 3, proc.stderr
+    assert result["service"] == f"MLflow at {url}"
+    # 1 s a request, 2 retries, backoff: the deadline is 1 * 3 + 4 = 7 s (plus mlci's start-up).
+    assert "no complete answer within 7 s" in result["summary"] or "no answer within 1 s" in result["summary"]
+    assert seconds < 40, f"{command} took {seconds:.0f} s against a stalled server"
+    assert "Traceback" not in proc.stderr

@@ -31,10 +31,16 @@ class Version:
 
 
 class Aliases(Protocol):
+    srv: tracking.Server
+
     def get(self, model: str, alias: str) -> Version | None: ...
     def version(self, model: str, version: str) -> Version | None: ...
     def set(self, model: str, alias: str, version: str) -> None: ...
     def delete(self, model: str, alias: str) -> None: ...
+    # Tags of the registered model: where a move of several aliases records its intent.
+    def tags(self, model: str) -> dict[str, str]: ...
+    def set_tag(self, model: str, key: str, value: str) -> None: ...
+    def delete_tag(self, model: str, key: str) -> None: ...
 
 
 class RestAliases:
@@ -45,8 +51,10 @@ class RestAliases:
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
         token = os.environ.get("MLFLOW_TRACKING_TOKEN")
-        user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
-        if user and password:
+        user, password = os.environ.get(tracking.USER_ENV), os.environ.get(tracking.PASSWORD_ENV)
+        if self.srv.credentials:  # from the URI's user info
+            headers["Authorization"] = self.srv.credentials.basic()
+        elif user and password:
             headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         elif token:
             headers["Authorization"] = f"Bearer {token}"
@@ -127,6 +135,18 @@ class RestAliases:
     def delete(self, model: str, alias: str) -> None:
         self._call("DELETE", "/registered-models/alias", {"name": model, "alias": alias}, f"deleting {model}@{alias}")
 
+    def tags(self, model: str) -> dict[str, str]:
+        data = self._call("GET", "/registered-models/get", {"name": model}, f"reading registered model {model}")
+        found = [] if data is None else data["registered_model"].get("tags", [])
+        return {t["key"]: t["value"] for t in found}
+
+    def set_tag(self, model: str, key: str, value: str) -> None:
+        params = {"name": model, "key": key, "value": value}
+        self._call("POST", "/registered-models/set-tag", params, f"tagging {model} {key}")
+
+    def delete_tag(self, model: str, key: str) -> None:
+        self._call("DELETE", "/registered-models/delete-tag", {"name": model, "key": key}, f"untagging {model} {key}")
+
 
 class ClientAliases:
     def __init__(self, srv: tracking.Server) -> None:
@@ -161,6 +181,58 @@ class ClientAliases:
         with tracking.guard(self.srv, f"deleting {model}@{alias}"):
             self.client.delete_registered_model_alias(model, alias)
 
+    def tags(self, model: str) -> dict[str, str]:
+        with tracking.guard(self.srv, f"reading registered model {model}"):
+            try:
+                return dict(self.client.get_registered_model(model).tags)
+            except Exception as err:
+                if tracking.is_not_found(err):
+                    return {}
+                raise
+
+    def set_tag(self, model: str, key: str, value: str) -> None:
+        with tracking.guard(self.srv, f"tagging {model} {key}"):
+            self.client.set_registered_model_tag(model, key, value)
+
+    def delete_tag(self, model: str, key: str) -> None:
+        with tracking.guard(self.srv, f"untagging {model} {key}"):
+            self.client.delete_registered_model_tag(model, key)
+
 
 def store(srv: tracking.Server) -> Aliases:
     return RestAliases(srv) if srv.is_http else ClientAliases(srv)
+
+
+# A move of several aliases is several requests; any of them can fail. The intended state is
+# written on the registered model first and removed last, so a run that stops in between
+# leaves it behind, and the next run finishes the move instead of acting on half of it.
+PENDING_TAG = "mlci.aliases.pending"
+
+
+@dataclass(frozen=True)
+class Move:
+    what: str  # "rollback of churn", in words
+    targets: dict[str, str]  # alias -> version, in the order they are set
+
+
+def move(store: Aliases, model: str, change: Move) -> None:
+    """Point every alias of `change` at its version, recoverably (see `finish`)."""
+    store.set_tag(model, PENDING_TAG, json.dumps({"what": change.what, "aliases": change.targets}))
+    for alias, version in change.targets.items():
+        store.set(model, alias, version)
+    store.delete_tag(model, PENDING_TAG)
+
+
+def finish(store: Aliases, model: str) -> Move | None:
+    """Complete a move an earlier run recorded and did not finish; that move, or None."""
+    raw = store.tags(model).get(PENDING_TAG)
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw)
+        change = Move(str(data["what"]), {str(a): str(v) for a, v in data["aliases"].items()})
+    except (ValueError, KeyError, TypeError, AttributeError):
+        problem = f"tag {PENDING_TAG} of {model} is not a move mlci wrote; delete it after checking the aliases"
+        raise InfrastructureError(store.srv.name, problem) from None
+    move(store, model, change)
+    return change

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlci import config as config_module
-from mlci import log, masking
+from mlci import log, masking, urls
+from mlci.deadlines import DeadlinePassed, deadline
 from mlci.errors import InfrastructureError, InputError, MlciError
 
 if TYPE_CHECKING:
@@ -37,6 +35,7 @@ TIMEOUT_ENV, RETRIES_ENV, BACKOFF_ENV = (
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_RETRIES = 2
 DEFAULT_BACKOFF = 1.0
+USER_ENV, PASSWORD_ENV = "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"
 # A model download may be large: its whole-operation deadline is this many times the usual one.
 DOWNLOAD_FACTOR = 20
 SQLITE = "sqlite:///"
@@ -50,6 +49,8 @@ class Server:
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS  # one request: connecting, or waiting for bytes
     retries: int = DEFAULT_RETRIES
     backoff: float = DEFAULT_BACKOFF
+    # From the URI's user info (taken out of the URIs above); sent as basic auth.
+    credentials: urls.Credentials | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -90,11 +91,40 @@ def server(cfg: Any, project_dir: Path) -> Server:
             "mlflow.tracking_uri: not set; set it in .mlci.yml, pass trackingUri, "
             "or set the MLFLOW_TRACKING_URI environment variable"
         )
-    tracking = _absolute(uri, project_dir)
-    registry = _absolute(cfg.mlflow.registry_uri or os.environ.get("MLFLOW_REGISTRY_URI") or uri, project_dir)
+    key = "mlflow.tracking_uri" if cfg.mlflow.tracking_uri else "MLFLOW_TRACKING_URI"
+    tracking = urls.split(uri, key)
+    if cfg.mlflow.registry_uri or os.environ.get("MLFLOW_REGISTRY_URI"):
+        key = "mlflow.registry_uri" if cfg.mlflow.registry_uri else "MLFLOW_REGISTRY_URI"
+        registry = urls.split(cfg.mlflow.registry_uri or os.environ["MLFLOW_REGISTRY_URI"], key)
+    else:
+        registry = tracking
+    credentials = _credentials(tracking.credentials, registry.credentials, key)
     timeout = float(cfg.mlflow.timeout_seconds or _env_number(TIMEOUT_ENV, DEFAULT_TIMEOUT_SECONDS))
     retries = int(_env_number(RETRIES_ENV, DEFAULT_RETRIES))
-    return Server(tracking, registry, timeout, retries, _env_number(BACKOFF_ENV, DEFAULT_BACKOFF))
+    return Server(
+        _absolute(tracking.url, project_dir),
+        _absolute(registry.url, project_dir),
+        timeout,
+        retries,
+        _env_number(BACKOFF_ENV, DEFAULT_BACKOFF),
+        credentials,
+    )
+
+
+def _credentials(
+    tracking: urls.Credentials | None, registry: urls.Credentials | None, key: str
+) -> urls.Credentials | None:
+    """The one set of credentials MLflow's client can send (it reads MLFLOW_TRACKING_USERNAME/
+    PASSWORD for both URIs): conflicting sets are refused rather than one silently dropped."""
+    found = tracking or registry
+    if tracking and registry and tracking != registry:
+        raise InputError(f"{key}: its user info differs from the tracking URI's; MLflow sends one set of credentials")
+    user, password = os.environ.get(USER_ENV), os.environ.get(PASSWORD_ENV)
+    if found and user and (user, password) != (found.username, found.password):
+        raise InputError(
+            f"{key}: credentials both in the URL's user info and in {USER_ENV}/{PASSWORD_ENV}; keep one of them"
+        )
+    return found
 
 
 def _env_number(name: str, default: float) -> float:
@@ -123,11 +153,14 @@ def child_env(srv: Server) -> dict[str, str]:
 
 
 def _http_env(srv: Server) -> dict[str, str]:
-    return {
+    env = {
         TIMEOUT_ENV: f"{srv.timeout_seconds:g}",
         RETRIES_ENV: str(srv.retries),
         BACKOFF_ENV: f"{srv.backoff:g}",
     }
+    if srv.credentials:
+        env |= {USER_ENV: srv.credentials.username, PASSWORD_ENV: srv.credentials.password}
+    return env
 
 
 # An HTTP status as MLflow and requests write it ("error code 401 != 200", "403 Client Error",
@@ -170,51 +203,18 @@ def reason(err: BaseException, status: int | None = None) -> str:
     if "sqlite3." in text:  # sqlalchemy's text quotes the SQL; the driver's complaint is enough
         found = re.search(r"\(sqlite3\.\w+\) ([^\[]+)", text)
         return f"the sqlite store is unusable ({found[1].strip() if found else 'database error'})"
-    if "timeout exception" in text or "Read timed out" in text or isinstance(err, TimeoutError):
+    if timed_out(err, text):
         return "timed out; raise mlflow.timeout_seconds if the server is just slow"
     return _short(text)
+
+
+def timed_out(err: BaseException, text: str) -> bool:
+    return "timeout exception" in text or "Read timed out" in text or isinstance(err, TimeoutError)
 
 
 def _short(text: str) -> str:
     # MLflow's message carries the server's response body: a 500 page may quote the request.
     return masking.excerpt(text, 300)
-
-
-class DeadlinePassed(BaseException):
-    """Raised from SIGALRM inside a `deadline`. A BaseException: the `except Exception` in
-    MLflow's and requests' retry code must not swallow it and go on waiting."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"no complete answer within {seconds:g} s")
-        self.seconds = seconds
-
-
-@contextmanager
-def deadline(seconds: float) -> Iterator[None]:
-    """Raise DeadlinePassed in the block after `seconds` of wall time, whatever it is blocked
-    in (a socket read that gets a byte every second never times out by itself). Main thread
-    only (signals); elsewhere the socket timeouts are the only bound. Nests: the shorter wins."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    outer, _ = signal.getitimer(signal.ITIMER_REAL)
-    if outer and outer <= seconds:
-        yield  # an enclosing deadline comes first
-        return
-
-    def expire(signum: int, frame: object) -> None:
-        raise DeadlinePassed(seconds)
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    started = time.monotonic()
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if outer:
-            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - started), 0.001))
 
 
 @contextmanager
@@ -238,6 +238,9 @@ def guard(srv: Server, doing: str, *, download: bool = False, bounded: bool = Tr
             f"{srv.retries} retries); is the server overloaded or stuck?",
         ) from None
     except Exception as err:
+        if timed_out(err, " ".join(str(err).split())):
+            why = f"no answer within {srv.timeout_seconds:g} s ({srv.retries} retries; mlflow.timeout_seconds)"
+            raise InfrastructureError(srv.name, f"{doing}: {why}") from None
         raise InfrastructureError(srv.name, f"{doing}: {reason(err)}") from err
 
 

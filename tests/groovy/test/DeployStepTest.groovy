@@ -74,6 +74,16 @@ class DeployStepTest {
     }
 
     @Test
+    void rollbackCanMoveTheModelAliasesBackWithMlflowCredentials() {
+        Harness h = Support.harness()
+        h.credential('mlflow', [type: 'usernamePassword', username: 'u', password: 'p'])
+        h.step('mlRollback', [target: 'production', model: true, mlflowCredentialsId: 'mlflow'])
+        assert Support.paramsFiles(h) == [[target: 'production', model: true]]
+        Map env = (Map) h.cliRuns[0].env
+        assert env.MLFLOW_TRACKING_USERNAME == 'u' && env.MLFLOW_TRACKING_PASSWORD == 'p'
+    }
+
+    @Test
     void unknownParamsAreRejectedBeforeAnyLockOrRun() {
         Harness h = Support.harness()
         String message = Support.failure { h.step('mlDeploy', [targte: 'staging']) }

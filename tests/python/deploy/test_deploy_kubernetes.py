@@ -428,3 +428,34 @@ def test_a_passed_progress_deadline_fails_the_rollout() -> None:
     deadline = {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}
     with pytest.raises(RolloutFailed, match="exceeded its progress deadline"):
         rollout_status(_deployment(2, 2, 3, replicas=3, updatedReplicas=1, conditions=[deadline]))
+
+
+@pytest.mark.parametrize("model", [False, True], ids=["hosts-only", "with-model"])
+def test_rollback_says_what_champion_names_or_moves_it_back_too(
+    tmp_path: Path, cluster: Cluster, model_store: Store, model: bool
+) -> None:
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    registry = MlflowClient(uri, uri)
+    registry.create_registered_model("churn")
+    for _ in range(2):
+        registry.create_model_version("churn", str(model_store.model_dir))
+    registry.set_registered_model_alias("churn", "champion", "2")
+    registry.set_registered_model_alias("churn", "previous-champion", "1")
+    config = amend(project(tmp_path, cluster), {}, mlflow={"tracking_uri": uri})
+    assert run("deploy", config, image=V1)[0] == 0
+    assert run("deploy", config, image=V2)[0] == 0
+    code, result = run("rollback", config, model=model)
+    assert code == 0, result["summary"]
+    assert deployment_image(cluster, "churn") == V1
+    aliases = {a: str(v) for a, v in registry.get_registered_model("churn").aliases.items()}
+    if model:
+        assert result["summary"].endswith(
+            "; churn @champion rolled back to version 1 (was 2) in " + result["summary"].rsplit(" in ", 1)[1]
+        )
+        assert (aliases, result["outputs"]["champion"]) == ({"champion": "1", "previous-champion": "2"}, "1")
+    else:
+        note = "; @champion still names version 2 (the registry was not rolled back: pass model: true, or run mlci "
+        assert result["summary"].endswith(note + "rollback-model)")
+        assert (aliases, result["outputs"]["champion"]) == ({"champion": "2", "previous-champion": "1"}, "2")

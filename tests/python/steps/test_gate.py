@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +15,10 @@ from pathlib import Path
 import gatekit
 import pytest
 from gatekit import STRONG, WEAK, aliases, client, make_project, sqlite_store, step
+from gatekit import config as gatekit_config
 from services.ports import refused_url
 
+from conftest import MLCI
 from mlci.drift import reference
 
 BUILD_URL = "https://jenkins.example.invalid/job/churn/7/"
@@ -243,3 +249,49 @@ def test_promote_refuses_a_version_that_failed_validation(gate: dict[str, str]) 
     code, result = step("promote", "guarded", root, version="2")
     assert (code, result["summary"]) == (1, "guarded version 2 is not promoted: its validation status is 'failed'")
     assert aliases("guarded") == {"champion": "1"}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_during_train_stops_the_child_ends_the_run_killed_and_writes_the_result(
+    gate: dict[str, str], sig: signal.Signals
+) -> None:
+    root = Path(gate["root"])
+    name = f"signal-{sig.name.lower()}"
+    marker = root / f"{name}.pid"
+    marker.unlink(missing_ok=True)
+    sleeper = f"import os, time; open({str(marker)!r}, 'w').write(str(os.getpid())); time.sleep(600)"
+    config = gatekit_config(name).replace(
+        f"command: [{sys.executable}, train.py, --data, data/train.csv]",
+        f"command: [{sys.executable}, -c, {json.dumps(sleeper)}]",
+    )
+    (root / f".mlci-{name}.yml").write_text(config)
+    (root / f"{name}.params.json").write_text(json.dumps({"configFile": f".mlci-{name}.yml"}))
+    result_file = root / f"{name}.result.json"
+    proc = subprocess.Popen(
+        [str(MLCI), "train", "--params", f"{name}.params.json", "--result", str(result_file)],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not (marker.exists() and marker.read_text()):
+            assert proc.poll() is None and time.monotonic() < deadline, "the training command never started"
+            time.sleep(0.2)
+        child = int(marker.read_text())
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 3, stderr
+    result = json.loads(result_file.read_text())
+    assert result["summary"].startswith(f"interrupted ({sig.name}): training stopped; MLflow run ")
+    assert result["summary"].endswith(" marked KILLED")
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)
+    experiment = client().get_experiment_by_name(name)
+    runs = client().search_runs([experiment.experiment_id])
+    assert [r.info.status for r in runs] == ["KILLED"]
+    assert "Traceback" not in stderr

@@ -7,11 +7,13 @@ import json
 import os
 import resource
 import subprocess
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from gatekit import STRONG, config, make_project
+from services.faulty_proxy import SET_ALIAS, Fault, faulty_proxy
 from services.mlflow_server import MlflowServer
 
 from conftest import MLCI
@@ -158,3 +160,95 @@ def test_refused_credentials_exit_3_naming_the_server(
     assert "authentication failed (HTTP 401)" in str(result["summary"])
     assert "wrong-password" not in err and "wrong-token" not in err
     assert champion_version(mlflow_server, "churn-http") == before
+
+
+def test_credentials_in_the_tracking_uri_are_sent_as_basic_auth_never_resolved(
+    mlflow_server: MlflowServer,
+    cli: Callable[..., tuple[int, dict[str, object], str]],
+    inproc: Callable[..., tuple[int, dict[str, object], str]],
+) -> None:
+    # nginx admits a request only with the credentials: a pass proves they went as Authorization,
+    # and that the host connected to was 127.0.0.1, not `ci:<password>@127.0.0.1`.
+    host = mlflow_server.url.removeprefix("http://")
+    uri = f"http://{mlflow_server.username}:{urllib.parse.quote(mlflow_server.password, safe='')}@{host}"
+    env = {"MLFLOW_TRACKING_URI": uri, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+    before = champion_version(mlflow_server, "churn-http")
+    code, result, err = cli("rollback-model", env)  # mlci's own REST calls
+    assert code == 0, err
+    after = champion_version(mlflow_server, "churn-http")
+    assert (after["champion"], after["previous-champion"]) == (before["previous-champion"], before["champion"])
+    code, result, _ = inproc("register", env)  # MLflow's client
+    assert code == 0, result["summary"]
+    assert mlflow_server.password not in err + json.dumps(result)
+    code, result, err = cli("promote", {**env, "MLFLOW_TRACKING_URI": f"http://ci@{host}"})
+    assert code == 2, err
+    assert str(result["summary"]).startswith("MLFLOW_TRACKING_URI: the URL's user info must be user:password")
+
+
+def new_version(server: MlflowServer, name: str, **tags: str) -> None:
+    """Another version of `name` made of churn-http's first (trained by the first test)."""
+    from mlflow import MlflowClient
+
+    backend = MlflowClient(server.backend_url, server.backend_url)
+    first = backend.get_model_version("churn-http", "1")
+    model_id = first.source.removeprefix("models:/")
+    backend.create_model_version(name, first.source, run_id=first.run_id, tags=tags, model_id=model_id)
+
+
+def two_champions(server: MlflowServer, name: str) -> None:
+    """Registered model `name`: version 2 @champion, version 1 @previous-champion."""
+    from mlflow import MlflowClient
+
+    backend = MlflowClient(server.backend_url, server.backend_url)
+    backend.create_registered_model(name)
+    for _ in range(2):
+        new_version(server, name)
+    backend.set_registered_model_alias(name, "champion", "2")
+    backend.set_registered_model_alias(name, "previous-champion", "1")
+
+
+def test_rollback_model_failing_between_the_aliases_is_finished_by_the_next_run(
+    mlflow_server: MlflowServer, project: Path, cli: Callable[..., tuple[int, dict[str, object], str]]
+) -> None:
+    name = "swap-http"
+    two_champions(mlflow_server, name)
+    (project / f".mlci-{name}.yml").write_text(config(name))
+    fault = Fault(*SET_ALIAS, nth=2)  # champion moves, previous-champion does not
+    with faulty_proxy(mlflow_server.backend_url, fault) as url:
+        env = {"MLFLOW_TRACKING_URI": url, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+        code, result, err = cli("rollback-model", env, configFile=f".mlci-{name}.yml")
+        assert code == 3, err
+        assert champion_version(mlflow_server, name) == {"champion": "1", "previous-champion": "1"}
+        # The retry finishes that rollback (it does not swap the half-done state back).
+        code, result, err = cli("rollback-model", env, configFile=f".mlci-{name}.yml")
+        assert code == 0, err
+        assert result["summary"] == (
+            f"finished the interrupted rollback of {name}: {name} @champion is version 1, @previous-champion version 2"
+        )
+        assert champion_version(mlflow_server, name) == {"champion": "1", "previous-champion": "2"}
+        # Nothing left pending: the next run swaps forward as usual.
+        code, result, err = cli("rollback-model", env, configFile=f".mlci-{name}.yml")
+        assert code == 0, err
+        assert champion_version(mlflow_server, name) == {"champion": "2", "previous-champion": "1"}
+
+
+def test_promote_to_a_server_that_stalls_moves_no_alias_for_good(
+    mlflow_server: MlflowServer, project: Path, cli: Callable[..., tuple[int, dict[str, object], str]]
+) -> None:
+    name = "stall-http"
+    two_champions(mlflow_server, name)
+    new_version(mlflow_server, name, **{"mlci.validation.status": "passed"})
+    (project / f".mlci-{name}.yml").write_text(config(name, "mlflow:\n  timeout_seconds: 1\n"))
+    params = {"configFile": f".mlci-{name}.yml", "version": "3"}
+    # previous-champion moves, then setting champion never gets an answer.
+    with faulty_proxy(mlflow_server.backend_url, Fault(*SET_ALIAS, nth=2, stall=True)) as url:
+        env = {"MLFLOW_TRACKING_URI": url, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+        code, result, err = cli("promote", env, **params)
+        assert code == 3, err
+        assert result["service"] == f"MLflow at {url}"
+        assert "no answer within 1 s" in str(result["summary"]) or "no complete answer" in str(result["summary"])
+    assert champion_version(mlflow_server, name)["champion"] == "2"
+    with faulty_proxy(mlflow_server.backend_url, Fault(*SET_ALIAS, nth=0)) as url:
+        code, result, err = cli("promote", {"MLFLOW_TRACKING_URI": url}, **params)
+    assert code == 0, err
+    assert champion_version(mlflow_server, name) == {"champion": "3", "previous-champion": "2"}

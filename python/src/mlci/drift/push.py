@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from mlci.drift.check import DriftResult
-from mlci.errors import InfrastructureError
+from mlci.errors import InfrastructureError, InputError
 
 JOB = "mlci_drift"
 TIMEOUT_SECONDS = 10
@@ -47,6 +47,8 @@ def push(url: str, result: DriftResult, model: str, written: str) -> None:
 
     try:
         pushgateway.push(url, JOB, registry(result, model), {"model": model}, TIMEOUT_SECONDS)
+    except InputError:
+        raise  # a URL whose user info is not user:password
     except Exception as err:  # urllib raises URLError, HTTPError, OSError, ValueError for a bad URL
         raise InfrastructureError(
             f"pushgateway {url}", f"cannot push the drift gauges ({err}); the drift results are in {written}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from mlci import deadlines, urls
 from mlci.errors import InfrastructureError, InputError
 
 USER_ENV, TOKEN_ENV = "JENKINS_USER", "JENKINS_API_TOKEN"
@@ -29,11 +30,18 @@ def trigger(url: str, job: str, parameters: dict[str, str]) -> Queued:
     import jenkins
     import requests
 
+    target = urls.split(url, "monitoring.jenkins_url")
+    url = target.url
     user, token = os.environ.get(USER_ENV), os.environ.get(TOKEN_ENV)
+    if target.credentials:  # the URL's user info, sent as basic auth and kept out of the URL
+        user, token = target.credentials.username, target.credentials.password
     server = jenkins.Jenkins(url, username=user, password=token, timeout=TIMEOUT_SECONDS, retries=0)
     service = f"jenkins {url}"
     try:
-        response = server.jenkins_request(requests.Request("POST", server.build_job_url(job, dict(parameters))))
+        with deadlines.within(2 * TIMEOUT_SECONDS):  # the crumb and the build request, however slow
+            response = server.jenkins_request(requests.Request("POST", server.build_job_url(job, dict(parameters))))
+    except TimeoutError as err:
+        raise InfrastructureError(service, f"cannot queue {job}: {err}") from None
     except jenkins.NotFoundException:
         raise InputError(f"monitoring.retrain_job: job {job!r} not found on {url} (HTTP 404)") from None
     except jenkins.JenkinsException as err:

@@ -13,6 +13,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from mlci import deadlines
+
 URL_ENV = "MLCI_WEBHOOK_URL"
 TIMEOUT_SECONDS = 10
 
@@ -21,10 +23,17 @@ def url() -> str | None:
     return os.environ.get(URL_ENV) or None
 
 
+def _text(value: object) -> str:
+    """A value in Slack mrkdwn: `<`, `>` and `&` are control characters there (`<!channel>`
+    pings everyone, `<url|text>` is a link), so a column named like one arrives as text."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def slack_body(doc: dict[str, Any]) -> dict[str, Any]:
-    lines = [f"*{doc['model']}* (version {doc.get('modelVersion') or 'unknown'}): {doc['summary']}"]
-    lines += [f"• {b['check']}: {b['detail']}" for b in doc["breaches"]]
-    lines.append(f"Retrain: {doc['retrain']['decision']}")
+    version = doc.get("modelVersion") or "unknown"
+    lines = [f"*{_text(doc['model'])}* (version {_text(version)}): {_text(doc['summary'])}"]
+    lines += [f"• {_text(b['check'])}: {_text(b['detail'])}" for b in doc["breaches"]]
+    lines.append(f"Retrain: {_text(doc['retrain']['decision'])}")
     text = "\n".join(lines)
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
 
@@ -39,7 +48,10 @@ def send(doc: dict[str, Any], fmt: str) -> str | None:
         target, data=body, headers={"Content-Type": "application/json"}, method="POST"
     )
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as resp:  # noqa: S310
+        with (
+            deadlines.within(2 * TIMEOUT_SECONDS),
+            urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as resp,  # noqa: S310
+        ):
             resp.read()
     except urllib.error.HTTPError as err:
         return f"webhook ({URL_ENV}) answered HTTP {err.code}"

@@ -12,7 +12,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from mlci import masking
+from mlci import deadlines, masking, urls
 from mlci.errors import InfrastructureError
 
 TIMEOUT_SECONDS = 10
@@ -21,10 +21,18 @@ Sample = tuple[dict[str, str], float]
 
 def query(url: str, promql: str) -> list[Sample]:
     """The instant vector of `promql`: (labels, value) per series; a scalar is one sample."""
+    target = urls.split(url, "Prometheus URL")
+    url = target.url
     address = url.rstrip("/") + "/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+    headers = {"Authorization": target.credentials.basic()} if target.credentials else {}
     service = f"prometheus {url}"
     try:
-        with urllib.request.urlopen(address, timeout=TIMEOUT_SECONDS) as resp:  # noqa: S310 - operator's URL
+        request = urllib.request.Request(address, headers=headers)  # noqa: S310 - operator's URL
+        # TIMEOUT_SECONDS bounds each wait; the whole answer gets twice that (a trickle).
+        with (
+            deadlines.within(2 * TIMEOUT_SECONDS),
+            urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as resp,  # noqa: S310
+        ):
             body: dict[str, Any] = json.load(resp)
     except urllib.error.HTTPError as err:
         raise InfrastructureError(service, f"query {promql!r} answered HTTP {err.code}: {_error(err)}") from None

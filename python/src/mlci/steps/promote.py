@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from mlci import aliases, tracking
+from mlci import aliases, log, tracking
 from mlci.errors import InputError
 from mlci.protocol import StepContext, StepResult
 
@@ -16,6 +16,9 @@ CHALLENGER = "challenger"
 def run(ctx: StepContext) -> StepResult:
     name = ctx.config.model.name
     store = aliases.store(tracking.server(ctx.config, ctx.project_dir))
+    interrupted = aliases.finish(store, name)  # an earlier promote or rollback stopped half-way
+    if interrupted is not None:
+        log.warn(f"finished the interrupted {interrupted.what} ({interrupted.targets}) before promoting")
     given = ctx.options.get("version")
     if given:
         version = str(given)
@@ -35,10 +38,10 @@ def run(ctx: StepContext) -> StepResult:
     if current is not None and current.version == version:
         _drop_challenger(store, name, version)
         return StepResult("passed", f"{name} version {version} is already @{CHAMPION}", outputs)
-    if current is not None:
-        # previous-champion first: a failure between the two calls leaves champion where it was.
-        store.set(name, PREVIOUS, current.version)
-    store.set(name, CHAMPION, version)
+    # previous-champion first: a failure between the two calls leaves champion where it was
+    # (and the recorded move, which the next promote or rollback-model finishes).
+    targets = {PREVIOUS: current.version} if current is not None else {}
+    aliases.move(store, name, aliases.Move(f"promotion of {name} version {version}", {**targets, CHAMPION: version}))
     _drop_challenger(store, name, version)
     before = f"; version {current.version} is @{PREVIOUS}" if current else "; first champion"
     return StepResult("passed", f"{name} version {version} is @{CHAMPION}{before}", outputs)

@@ -12,21 +12,27 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlci import candidate, lineage, log, masking, tracking
 from mlci.drift import reference
-from mlci.errors import InputError
+from mlci.errors import InputError, MlciError
 from mlci.gate import labels
 from mlci.protocol import StepContext, StepResult
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
+STOP_GRACE_SECONDS = 10  # SIGTERM to the training command, then SIGKILL
 FINGERPRINT_ARTIFACT = "mlci/data_fingerprint.json"
 MODEL_NAME = "model"  # the name the docs tell users to log under, preferred when a run logs several
 
@@ -141,22 +147,28 @@ def run(ctx: StepContext) -> StepResult:
     env = {**os.environ, **tracking.child_env(srv), "MLFLOW_RUN_ID": run_id, "MLFLOW_EXPERIMENT_ID": experiment}
     started = time.monotonic()
     timeout = cfg.training.timeout_minutes
-    try:
-        # The command's output reaches the log (or the stage's log file) masked, like our lines.
-        with masking.masked_pipe(ctx.output, log.raw) as output:
-            proc = subprocess.run(
-                argv, cwd=project, env=env, stdout=output, stderr=subprocess.STDOUT, timeout=timeout * 60
-            )
-    except subprocess.TimeoutExpired:
+    with _interruptible() as stop:
+        try:
+            # The command's output reaches the log (or the stage's log file) masked, like our lines.
+            with masking.masked_pipe(ctx.output, log.raw) as output:
+                returncode = _run_child(argv, project, env, output, timeout * 60)
+        except KeyboardInterrupt:
+            # Jenkins aborting the build (SIGTERM) or Ctrl-C: the child is stopped by now; the
+            # run must not stay RUNNING forever, and the result says what happened.
+            _end(client, srv, run_id, "KILLED")
+            raise MlciError(
+                f"interrupted ({stop.signal}): training stopped; MLflow run {run_id} marked KILLED"
+            ) from None
+    if returncode is None:
         _end(client, srv, run_id, "FAILED")
         return StepResult(
             "failed", f"training did not finish within {timeout} min (training.timeout_minutes); run {run_id}"
         )
     seconds = round(time.monotonic() - started, 2)
-    if proc.returncode != 0:
+    if returncode != 0:
         _end(client, srv, run_id, "FAILED")
         return StepResult(
-            "failed", f"training command exited {proc.returncode} after {seconds} s (see the log); run {run_id}"
+            "failed", f"training command exited {returncode} after {seconds} s (see the log); run {run_id}"
         )
     try:
         model = _logged_model(client, srv, experiment, run_id)
@@ -182,6 +194,58 @@ def run(ctx: StepContext) -> StepResult:
     commit = (git.commit or "none")[:12]
     summary = f"trained {model_uri} in run {run_id} ({seconds} s, data {digest[:12]}, commit {commit}{dirty})"
     return StepResult("passed", summary, outputs, [record])
+
+
+@dataclass
+class _Stop:
+    signal: str = "SIGINT"
+
+
+@contextmanager
+def _interruptible() -> Iterator[_Stop]:
+    """SIGTERM (how Jenkins aborts a build) becomes a KeyboardInterrupt, like SIGINT, so the
+    step can stop its child and close the run; a second SIGTERM while it does is ignored."""
+    stop = _Stop()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        if stop.signal == "SIGTERM":
+            return
+        stop.signal = "SIGTERM"
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_child(argv: list[str], project: Path, env: dict[str, str], output: Any, seconds: float) -> int | None:
+    """The training command's exit code, None when it ran out of time. Its own process group:
+    stopping it stops what it started (data loaders, workers) too."""
+    proc = subprocess.Popen(argv, cwd=project, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        return proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        _stop_group(proc)
+        return None
+    except BaseException:
+        _stop_group(proc)
+        raise
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    for sig, wait in ((signal.SIGTERM, STOP_GRACE_SECONDS), (signal.SIGKILL, None)):
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _end(client: MlflowClient, srv: tracking.Server, run_id: str, status: str) -> None:
