@@ -44,6 +44,7 @@ def test_model_and_data_errors_are_not() -> None:
         ValueError("operands could not be broadcast together with shapes (120,3) (120,)"),
         MlflowException("Failed to enforce schema of data: missing column tenure_months"),
         _raised_from(RuntimeError("predict failed"), KeyError("region")),
+        BrokenPipeError("the model's worker process is gone"),
     ):
         assert not blame.is_infrastructure(err), repr(err)
 

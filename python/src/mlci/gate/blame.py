@@ -20,6 +20,8 @@ _SERVICE_MODULES = ("requests.", "urllib3.", "sqlalchemy.", "botocore.", "google
 
 
 def _service_error(err: BaseException) -> bool:
+    if isinstance(err, BrokenPipeError):
+        return False  # a pipe to a process of ours (a model's worker), not to a service
     if isinstance(err, ConnectionError | TimeoutError):
         return True
     if any(cls.__module__.startswith(_SERVICE_MODULES) for cls in type(err).__mro__):
