@@ -206,6 +206,7 @@ def provided_packages(apt_packages: set[str]) -> set[str]:
     return seen
 
 
+@cache
 def _owner(path: Path) -> str | None:
     """The Debian package that installed `path` (either spelling under merged /usr)."""
     spellings = {str(path), str(path.resolve())}

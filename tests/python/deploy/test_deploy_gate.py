@@ -97,6 +97,14 @@ def test_probe_results_are_judged_the_same_way() -> None:
     assert not gate.evaluate(gate.from_probe({}), None, SLO).passed
 
 
+def test_a_probe_with_failed_requests_says_what_they_were() -> None:
+    # On a busy machine "error rate 3.33%" alone does not tell a timeout from a 500.
+    burst = {"requests": 120, "errors": 4, "statuses": {"200": 116, "500": 1}, "connection_errors": {"TimeoutError": 3}}
+    verdict = gate.evaluate(gate.from_probe({"burst": {**burst, "p50_ms": 4.0, "p99_ms": 9.0}}), None, SLO)
+    assert not verdict.passed
+    assert "error rate 3.33% (limit 1.00%) [HTTP 500 x1, TimeoutError x3]" in verdict.summary, verdict.summary
+
+
 @pytest.mark.parametrize(
     ("doc", "code", "text"),
     [

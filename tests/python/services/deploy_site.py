@@ -175,6 +175,9 @@ deploy:
     vars:
       mlci_server_ready_timeout: 60
       mlci_server_probe_requests: 120
+      # A request may wait its turn for a CPU long on a machine at load 20: slow is judged by
+      # latency against stable, a failure is a failure.
+      mlci_server_probe_timeout: 30
       mlci_server_probe_slo:
         min_requests: 100
         max_error_rate: 0.0

@@ -37,6 +37,8 @@ class Observation:
     errors: float = 0.0  # 5xx answers and, for a probe, connection failures
     p99_ms: float | None = None
     p50_ms: float | None = None
+    # What the failed requests were, when the source says (a probe: "HTTP 500 x3", "TimeoutError x4").
+    failed: tuple[str, ...] = ()
 
     @property
     def error_rate(self) -> float:
@@ -103,7 +105,8 @@ def evaluate(candidate: Observation, stable: Observation | None, slo: Slo) -> Ve
             None if math.isnan(rate) else rate,
             slo.max_error_rate,
             not math.isnan(rate) and rate <= slo.max_error_rate,
-            f"error rate {_pct(rate)} (limit {_pct(slo.max_error_rate)})",
+            f"error rate {_pct(rate)} (limit {_pct(slo.max_error_rate)})"
+            + (f" [{', '.join(candidate.failed)}]" if candidate.failed and candidate.errors else ""),
         )
     )
     p99 = candidate.p99_ms
@@ -169,8 +172,16 @@ def _ms(value: float | None) -> str:
 def from_probe(result: dict[str, Any]) -> Observation:
     """A probe burst (the mlci_probe module's `burst`); a slot that never got there has no data."""
     burst = result.get("burst") or {}
+    statuses: dict[str, Any] = burst.get("statuses") or {}
+    errors: dict[str, Any] = burst.get("connection_errors") or {}
+    failed = [f"HTTP {code} x{n}" for code, n in sorted(statuses.items()) if not str(code).startswith("2")]
+    failed += [f"{name} x{n}" for name, n in sorted(errors.items())]
     return Observation(
-        float(burst.get("requests", 0)), float(burst.get("errors", 0)), burst.get("p99_ms"), burst.get("p50_ms")
+        float(burst.get("requests", 0)),
+        float(burst.get("errors", 0)),
+        burst.get("p99_ms"),
+        burst.get("p50_ms"),
+        tuple(failed),
     )
 
 
