@@ -50,23 +50,15 @@ def mlci_build(project: Path, store: Store, **params: Any) -> Build:
     return Build(project, result, proc.returncode, proc.stderr)
 
 
+def write_config(project: Path, store: Store, more: str = "") -> None:
+    text = f"version: 1\nmodel:\n  name: demo\n  task: classification\nmlflow:\n  tracking_uri: {store.tracking_uri}\n"
+    write(project / ".mlci.yml", text + more)
+
+
 @pytest.fixture(scope="session")
 def built(base_image: str, registry: str, model_store: Store, tmp_path_factory: pytest.TempPathFactory) -> Build:
     project = tmp_path_factory.mktemp("build-project")
-    write(
-        project / ".mlci.yml",
-        f"""\
-        version: 1
-        model:
-          name: demo
-          task: classification
-        mlflow:
-          tracking_uri: {model_store.tracking_uri}
-        image:
-          registry: "{registry}"
-          base_image: {base_image}
-        """,
-    )
+    write_config(project, model_store, f'image:\n  registry: "{registry}"\n  base_image: {base_image}\n')
     out = mlci_build(project, model_store, modelUri="models:/demo/1")
     assert out.code == 0, out.stderr
     return out
@@ -244,6 +236,18 @@ def test_a_missing_model_is_bad_input(built: Build, model_store: Store) -> None:
     out = mlci_build(built.project, model_store, modelUri="models:/demo/99")
     assert out.code == 2
     assert out.result["summary"].startswith("modelUri models:/demo/99:")
+
+
+def test_a_dockerfile_instruction_in_base_image_is_refused_before_any_build(model_store: Store, tmp_path: Path) -> None:
+    write_config(tmp_path, model_store)
+    injected = "mlci/python:3.11-bookworm\nRUN echo INJECTED > /injected"
+    started = time.monotonic()
+    out = mlci_build(tmp_path, model_store, modelUri="models:/demo/1", baseImage=injected, push=False)
+    assert out.code == 2, out.stderr
+    assert "baseImage" in out.result["summary"] and "not an image reference" in out.result["summary"]
+    # Refused at the parameter: no build context, no Dockerfile, nothing sent to the engine.
+    assert not list(tmp_path.rglob("Dockerfile"))
+    assert time.monotonic() - started < 30
 
 
 def test_base_image_rebuild_is_a_noop_or_a_reimport(base_image: str) -> None:

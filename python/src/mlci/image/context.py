@@ -21,6 +21,7 @@ import zipfile
 from pathlib import Path
 
 from mlci import __version__, log
+from mlci.config import image_reference_problem
 from mlci.errors import InfrastructureError, InputError
 from mlci.image.source import ModelSource
 
@@ -183,6 +184,8 @@ def lean_bytecode(model_dir: Path) -> bool:
 def dockerfile(base_image: str, model: ModelSource, image_labels: dict[str, str], lean: bool) -> str:
     """Two stages: dependencies (cached while the requirements stay the same), then mlci's own
     code and the model, each a small layer of its own."""
+    if problem := image_reference_problem(base_image):  # a newline would add instructions
+        raise InputError(f"base image: {problem}")
     env = {
         "MLCI_MODEL_NAME": model.name,
         "MLCI_MODEL_VERSION": model.version,
