@@ -369,3 +369,41 @@ def test_per_slice_metrics_are_the_ones_slices_compute() -> None:
     for task, scorer in (("classification", checks._classification), ("regression", checks._regression)):
         assert all(scorer(name) is not None for name in metrics.per_slice(task))
         assert scorer("example_count") is None
+
+
+@pytest.mark.parametrize(
+    "base_image",
+    ["python:3.11\\nRUN echo INJECTED > /tmp/injected", "python:3.11 AS deps", "Python:3.11", "python:3.11\\n"],
+)
+def test_base_image_must_be_an_image_reference_in_the_file_and_in_the_param(tmp_path: Path, base_image: str) -> None:
+    text = 'model:\n  name: a\n  task: regression\nimage:\n  base_image: "' + base_image + '"\n'
+    path = write(tmp_path / ".mlci.yml", text)
+    message = str(error_of(path))
+    assert message.startswith(f"{path}:5 image.base_image: not an image reference"), message
+    good = write(tmp_path / "good.yml", "model:\n  name: a\n  task: regression\n")
+    value = base_image.replace("\\n", "\n")
+    with pytest.raises(InputError) as info:
+        config.load(
+            good,
+            {"image.base_image": value},
+            params_source="params.json",
+            param_names={"image.base_image": "baseImage"},
+        )
+    assert "baseImage" in str(info.value) and "not an image reference" in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "python:3.11-slim",
+        "mlci/python:3.11-bookworm",
+        "127.0.0.1:5000/team/base:1.0@sha256:" + "a" * 64,
+        "registry.example.com/a/b__c",
+        "[::1]:5000/x:y",
+    ],
+)
+def test_image_references_in_docker_grammar_are_accepted(tmp_path: Path, reference: str) -> None:
+    path = write(
+        tmp_path / ".mlci.yml", f'model:\n  name: a\n  task: regression\nimage:\n  base_image: "{reference}"\n'
+    )
+    assert config.load(path).config.image.base_image == reference

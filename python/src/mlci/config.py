@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlci import bounded
 from mlci.contracts import describe, did_you_mean
@@ -151,6 +151,33 @@ class ValidateConfig(Section):
     )
 
 
+# Docker's reference grammar (distribution/reference): [host[:port]/]path[:tag][@digest].
+_DOMAIN = (
+    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])"
+)
+_PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+IMAGE_REFERENCE = re.compile(
+    rf"(?:{_DOMAIN}(?::[0-9]+)?/)?{_PATH}(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?",
+    re.ASCII,
+)
+
+
+def image_reference_problem(value: str) -> str | None:
+    """Why `value` is not an image reference, or None. A base image is written into a
+    Dockerfile's FROM line: anything outside the grammar (a newline above all) could add
+    instructions to the build."""
+    if IMAGE_REFERENCE.fullmatch(value) is None:
+        return f"not an image reference ([registry/]name[:tag][@sha256:digest]): {describe(value)}"
+    name = value.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:  # a tag, not a registry port: the port is never in the last path part
+        name = name[: len(name) - len(last)] + last.split(":", 1)[0]
+    if len(name) > 255:
+        return f"an image name is at most 255 characters, got {len(name)}"
+    return None
+
+
 class ImageConfig(Section):
     registry: str | None = Field(None, description="Registry host[:port] to push to.")
     repository: str | None = Field(None, description="Repository in the registry; default: model name.")
@@ -168,6 +195,14 @@ class ImageConfig(Section):
         le=3600,
         description="How long the image's proof run waits for the container to be ready before a push.",
     )
+
+    @field_validator("base_image")
+    @classmethod
+    def _reference(cls, value: str) -> str:
+        problem = image_reference_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class DeploySlo(Section):

@@ -250,6 +250,18 @@ def test_a_missing_model_is_bad_input(built: Build, model_store: Store) -> None:
     assert out.result["summary"].startswith("modelUri models:/demo/99:")
 
 
+def test_a_dockerfile_instruction_in_base_image_is_refused_before_any_build(model_store: Store, tmp_path: Path) -> None:
+    write(tmp_path / ".mlci.yml", config_text(model_store.tracking_uri))
+    injected = "mlci/python:3.11-bookworm\nRUN echo INJECTED > /injected"
+    started = time.monotonic()
+    out = mlci_build(tmp_path, model_store, modelUri="models:/demo/1", baseImage=injected, push=False)
+    assert out.code == 2, out.stderr
+    assert "baseImage" in out.result["summary"] and "not an image reference" in out.result["summary"]
+    # Refused at the parameter: no build context, no Dockerfile, nothing sent to the engine.
+    assert not list(tmp_path.rglob("Dockerfile"))
+    assert time.monotonic() - started < 30
+
+
 def test_base_image_rebuild_is_a_noop_or_a_reimport(base_image: str) -> None:
     started = time.monotonic()
     proc = subprocess.run(

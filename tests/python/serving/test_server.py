@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -322,6 +324,66 @@ def test_sigterm_drains_in_flight_requests_complete_and_no_request_fails(model_s
     assert result.failed == 0, (result.statuses, result.errors)
     assert result.statuses[200] >= 4  # every client got answers; the slow model shares its predict thread
     assert "draining for 1 s" in srv.log.read_text()
+
+
+def test_sigterm_with_200_clients_every_request_on_an_accepted_connection_completes(
+    model_store: Store, tmp_path: Path
+) -> None:
+    srv = start(model_store.model_dir, tmp_path, "--drain-seconds", "1")
+    body = split().encode()
+    signalled = threading.Event()
+    lock = threading.Lock()
+    outcomes: list[tuple[bool, str]] = []  # (sent before the signal, status or error)
+    refused = 0
+
+    def client(i: int) -> None:
+        nonlocal refused
+        # A quarter keep their connection, the rest open one per request: those are the ones a closing
+        # listener resets, from the kernel's queue of completed connections.
+        headers = {"Content-Type": "application/json", **({"Connection": "close"} if i % 4 else {})}
+        conn: http.client.HTTPConnection | None = None
+        while True:
+            if conn is None:
+                conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
+                try:
+                    conn.connect()
+                except ConnectionRefusedError:  # the listener closed: the only failure allowed
+                    with lock:
+                        refused += 1
+                    return
+            before = not signalled.is_set()
+            try:
+                conn.request("POST", "/invocations", body, headers)
+                resp = conn.getresponse()
+                resp.read()
+                outcome = str(resp.status)
+                close = resp.getheader("connection", "").lower() == "close"
+            except (OSError, http.client.HTTPException) as err:
+                outcome, close = type(err).__name__, True
+            with lock:
+                outcomes.append((before, outcome))
+            if close:
+                conn.close()
+                conn = None
+            if not outcome.isdigit():
+                return
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(200)]
+    for t in threads:
+        t.start()
+    time.sleep(2)
+    signalled.set()
+    srv.proc.send_signal(signal.SIGTERM)
+    for t in threads:
+        t.join(timeout=120)
+    assert srv.proc.wait(timeout=60) == 0
+    before = Counter(o for b, o in outcomes if b)
+    after = Counter(o for b, o in outcomes if not b)
+    # Every request sent before the signal completes; after it, a client may find the port
+    # closed (refused at connect) but never a reset on a connection the server accepted.
+    assert set(before) == {"200"} and before["200"] >= 200, (before, after)
+    assert set(after) <= {"200"}, (before, after, refused)
+    print(f"200 clients: {before['200']} requests before the signal, {after['200']} after, {refused} refused")
 
 
 def test_serve_help_path_imports_nothing_heavy() -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlci import __version__, log
+from mlci.config import image_reference_problem
 from mlci.errors import InfrastructureError, InputError
 from mlci.image.source import ModelSource
 from mlci.programs import installed
@@ -242,6 +243,8 @@ def dockerfile(
 ) -> str:
     """Two stages: dependencies (cached while the requirements stay the same), then mlci's own
     code and the model, each a small layer of its own."""
+    if problem := image_reference_problem(base_image):  # a newline would add instructions
+        raise InputError(f"base image: {problem}")
     env = {
         "MLCI_MODEL_NAME": model.name,
         "MLCI_MODEL_VERSION": model.version,

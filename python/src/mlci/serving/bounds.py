@@ -51,7 +51,8 @@ class BoundedH11Protocol(H11Protocol):
     """uvicorn's HTTP/1.1 protocol with the head of every request due within `read_timeout` of
     its first byte (slowloris), and an idle timeout from the connection's start: uvicorn arms
     its keep-alive timer only after a response, so a client that connects and never sends
-    would hold its connection forever."""
+    would hold its connection forever. At shutdown a connection whose first request has not
+    arrived yet is served, not reset."""
 
     read_timeout = 30.0  # set by the server from --read-timeout
 
@@ -76,6 +77,14 @@ class BoundedH11Protocol(H11Protocol):
             self.head_timer.cancel()
             self.head_timer = None
         super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        if self.cycle is None and not self.transport.is_closing():
+            # Accepted, no request read yet: it may be on its way, and closing now resets it.
+            # The draining application answers it with `Connection: close`; the keep-alive
+            # timer (armed in connection_made) closes the connection if nothing comes.
+            return
+        super().shutdown()
 
     def head_timeout(self) -> None:
         self.head_timer = None

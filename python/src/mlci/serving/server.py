@@ -3,11 +3,14 @@
 Start-up order keeps time-to-ready short: the port opens at once (liveness answers), the model
 loads in a thread, readiness follows the warm-up predict. On SIGTERM or SIGINT readiness turns
 503 and every response says `Connection: close` for `drain_seconds` while requests are still
-served; then the listener closes and in-flight requests complete before the process exits 0.
+served; then the listener closes (connections the kernel had completed are accepted first) and
+in-flight requests complete before the process exits 0.
 """
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import threading
 from types import FrameType
 
@@ -38,6 +41,52 @@ class DrainingServer(uvicorn.Server):
 
     def _stop(self) -> None:
         self.should_exit = True
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await self._take_backlog()
+        await super().shutdown(sockets)
+
+    async def _take_backlog(self) -> None:
+        """Accept the connections the kernel completed but the loop has not accepted yet.
+
+        Closing a listener resets them, and their clients have already sent a request: under
+        many clients that is tens of resets. (Not a listen queue of 0 first: the kernel then
+        drops the last ACK of handshakes the clients take as done, and resets those instead.)"""
+        loop = asyncio.get_running_loop()
+        listeners = [ts.dup() for server in self.servers for ts in server.sockets]
+        try:
+            for sock in listeners:
+                sock.setblocking(False)
+            for _ in range(3):  # what was queued at the signal's end, not clients that keep coming
+                taken = [conn for sock in listeners for conn in _accept_all(sock)]
+                if not taken:
+                    return
+                for conn in taken:
+                    await loop.connect_accepted_socket(self._protocol, conn)
+        finally:
+            for sock in listeners:
+                sock.close()
+
+    def _protocol(self) -> asyncio.Protocol:
+        # As uvicorn's own factory in Server.startup.
+        protocol: asyncio.Protocol = self.config.http_protocol_class(  # type: ignore[call-arg]
+            config=self.config, server_state=self.server_state, app_state=self.lifespan.state
+        )
+        return protocol
+
+
+def _accept_all(sock: socket.socket) -> list[socket.socket]:
+    taken: list[socket.socket] = []
+    while True:
+        try:
+            conn, _ = sock.accept()
+        except (BlockingIOError, InterruptedError):
+            return taken
+        except OSError as err:
+            log.warn(f"accepting a last connection before closing the port: {err}")
+            return taken
+        conn.setblocking(False)
+        taken.append(conn)
 
 
 def _watch_load(app: App, server: DrainingServer) -> None:
