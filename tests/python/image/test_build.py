@@ -251,7 +251,7 @@ def test_a_missing_model_is_bad_input(built: Build, model_store: Store) -> None:
 
 
 def test_a_dockerfile_instruction_in_base_image_is_refused_before_any_build(model_store: Store, tmp_path: Path) -> None:
-    write(tmp_path / ".mlci.yml", config_text(model_store.tracking_uri))
+    write(tmp_path / ".mlci.yml", config_text(model_store.tracking_uri, "system_packages: []"))
     injected = "mlci/python:3.11-bookworm\nRUN echo INJECTED > /injected"
     started = time.monotonic()
     out = mlci_build(tmp_path, model_store, modelUri="models:/demo/1", baseImage=injected, push=False)
