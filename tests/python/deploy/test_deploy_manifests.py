@@ -204,15 +204,15 @@ def test_the_examples_kubernetes_targets_render_valid_restricted_manifests() -> 
             as_model(manifest)
 
 
+def add_target(project: Path, target: dict[str, Any]) -> None:
+    item = yaml.safe_dump(target, indent=4).replace("\n", "\n    ")
+    (project / ".mlci.yml").write_text((project / ".mlci.yml").read_text() + "deploy:\n  - " + item, encoding="utf-8")
+
+
 def test_k8s_render_writes_one_file_per_object(
     tmp_path: Path, mlci: Callable[..., subprocess.CompletedProcess[str]], project: Path
 ) -> None:
-    (project / ".mlci.yml").write_text(
-        (project / ".mlci.yml").read_text()
-        + "deploy:\n  - "
-        + yaml.safe_dump(TARGET, indent=4).replace("\n", "\n    "),
-        encoding="utf-8",
-    )
+    add_target(project, TARGET)
     done = mlci("k8s", "render", "--image", IMAGE, "--out", "gitops")
     assert done.returncode == 0, done.stderr
     files = sorted(p.name for p in (project / "gitops").iterdir())
@@ -227,3 +227,85 @@ def test_k8s_render_writes_one_file_per_object(
 def test_an_autoscaler_with_min_above_max_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"deploy\[0\]\.kubernetes\.hpa: min_replicas \(5\) is above max_replicas"):
         load(tmp_path, kubernetes={"hpa": {"min_replicas": 5, "max_replicas": 3}})
+
+
+PRIVILEGED = {"hostNetwork": True, "containers": [{"name": "model", "securityContext": {"privileged": True}}]}
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"kind": "DaemonSet", "spec": {"template": {"spec": PRIVILEGED}}}, "kind"),
+        ({"kind": "Job"}, "kind"),
+        ({"apiVersion": "apps/v1beta1"}, "apiVersion"),
+        ({"metadata": {"name": "kube-proxy"}}, "metadata.name"),
+        ({"metadata": None}, "metadata.name"),
+    ],
+)
+def test_a_patch_may_not_change_what_object_it_is(tmp_path: Path, patch: dict[str, Any], field: str) -> None:
+    with pytest.raises(InputError, match=rf"kubernetes.patches\[0\] \(Deployment\): may not change {field} "):
+        render(tmp_path, patches=[{"kind": "Deployment", "patch": patch}])
+
+
+@pytest.mark.parametrize(
+    ("kind", "path"),
+    [
+        ("DaemonSet", ("spec", "template")),
+        ("StatefulSet", ("spec", "template")),
+        ("Job", ("spec", "template")),
+        ("CronJob", ("spec", "jobTemplate", "spec", "template")),
+        ("ReplicaSet", ("spec", "template")),
+    ],
+)
+def test_the_restricted_check_applies_to_every_pod_template(tmp_path: Path, kind: str, path: tuple[str, ...]) -> None:
+    template = copy.deepcopy(render(tmp_path)[0]["spec"]["template"])
+    manifest: dict[str, Any] = {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": "x"}}
+    node = manifest
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = template
+    assert manifests.checked([copy.deepcopy(manifest)])  # the rendered template passes anywhere
+    template["spec"]["hostNetwork"] = True
+    with pytest.raises(InputError, match=rf"{kind} x: 1 Pod Security problem\(s\) .*spec.hostNetwork"):
+        manifests.checked([manifest])
+
+
+@pytest.mark.parametrize(
+    ("patch", "problem"),
+    [
+        (
+            {"metadata": {"annotations": {"container.apparmor.security.beta.kubernetes.io/model": "unconfined"}}},
+            "AppArmor must be runtime/default",
+        ),
+        (
+            {"spec": {"containers": [{"name": "model", "livenessProbe": {"httpGet": {"host": "10.0.0.1"}}}]}},
+            "livenessProbe.httpGet.host: must be unset",
+        ),
+        (
+            {"spec": {"containers": [{"name": "model", "lifecycle": {"preStop": {"tcpSocket": {"host": "db"}}}}]}},
+            "lifecycle.preStop.tcpSocket.host: must be unset",
+        ),
+        ({"spec": {"containers": "model"}}, "spec.template.spec.containers: expected a list of mappings, got str"),
+        ({"spec": {"volumes": {"data": {"hostPath": {}}}}}, "spec.template.spec.volumes: expected a list of mappings"),
+        ({"spec": {"containers": [{"name": "model", "ports": "8080"}]}}, "ports: expected a list of mappings"),
+        ({"spec": {"securityContext": ["root"]}}, "spec.template.spec.securityContext: expected a mapping"),
+        ({"spec": {"containers": [{"name": "model", "securityContext": {"capabilities": "ALL"}}]}}, "not of the kind"),
+    ],
+)
+def test_apparmor_unconfined_probe_hosts_and_malformed_patches_are_refused(
+    tmp_path: Path, patch: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(InputError, match="Pod Security") as caught:
+        render(tmp_path, patches=[{"kind": "Deployment", "patch": {"spec": {"template": patch}}}])
+    assert problem in " ".join([str(caught.value), *caught.value.details])
+
+
+def test_k8s_render_refuses_a_patch_to_a_privileged_daemonset_with_exit_2(
+    mlci: Callable[..., subprocess.CompletedProcess[str]], project: Path
+) -> None:
+    target = {**TARGET, "kubernetes": {"patches": [{"kind": "Deployment", "patch": {"kind": "DaemonSet"}}]}}
+    add_target(project, target)
+    done = mlci("k8s", "render", "--image", IMAGE, "--out", "gitops")
+    assert done.returncode == 2, done.stderr
+    assert "may not change kind" in done.stderr and "Traceback" not in done.stderr
+    assert not (project / "gitops").exists()

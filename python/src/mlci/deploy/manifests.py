@@ -237,32 +237,81 @@ def merge(base: Any, patch: Any) -> Any:
 
 
 def _named(items: list[Any]) -> bool:
-    return all(isinstance(i, dict) and "name" in i for i in items)
+    return all(isinstance(i, dict) and isinstance(i.get("name"), str) for i in items)
+
+
+# What a patch may not change: the object it was written for must stay that object.
+IDENTITY = (("kind",), ("apiVersion",), ("metadata", "name"))
+# Where each workload kind keeps its pod template; a kind not listed has none.
+POD_SPECS = {
+    "Deployment": ("spec", "template"),
+    "DaemonSet": ("spec", "template"),
+    "StatefulSet": ("spec", "template"),
+    "ReplicaSet": ("spec", "template"),
+    "Job": ("spec", "template"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template"),
+    "ReplicationController": ("spec", "template"),
+    "PodTemplate": ("template",),
+}
+
+
+def _at(manifest: Any, path: tuple[str, ...]) -> Any:
+    node = manifest
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
 
 
 def patched(manifests: list[dict[str, Any]], target: DeployTarget) -> list[dict[str, Any]]:
     out = []
     for manifest in manifests:
-        for p in target.kubernetes.patches:
+        for i, p in enumerate(target.kubernetes.patches):
             if p.kind == manifest["kind"]:
-                manifest = merge(manifest, p.patch)
+                merged = merge(manifest, p.patch)
+                for path in IDENTITY:
+                    if _at(merged, path) != _at(manifest, path):
+                        raise InputError(
+                            f"kubernetes.patches[{i}] ({p.kind}): may not change {'.'.join(path)} "
+                            f"(from {_at(manifest, path)!r} to {_at(merged, path)!r}); a patch amends the "
+                            "object mlci renders"
+                        )
+                manifest = merged
         out.append(manifest)
     return out
+
+
+def _templates(manifest: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every pod template in a manifest, by kind, and a `spec.template` in any other kind."""
+    kind = manifest.get("kind")
+    if kind == "Pod":
+        return [("", {"metadata": manifest.get("metadata"), "spec": manifest.get("spec")})]
+    paths = [POD_SPECS[kind]] if kind in POD_SPECS else []
+    if ("spec", "template") not in paths and isinstance(_at(manifest, ("spec", "template")), dict):
+        paths.append(("spec", "template"))
+    found = []
+    for path in paths:
+        template = _at(manifest, path)
+        if template is not None:
+            found.append((".".join(path), template))
+    return found
 
 
 def checked(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Refuse a pod template that breaks `restricted` or mlci's rules (exit 2, every reason)."""
     for manifest in manifests:
-        if manifest["kind"] != "Deployment":
-            continue
-        pod = manifest.get("spec", {}).get("template", {}).get("spec", {})
-        problems = podsecurity.restricted_violations(pod) + podsecurity.mlci_violations(pod)
-        if problems:
-            raise InputError(
-                f"Deployment {manifest['metadata']['name']}: {len(problems)} Pod Security problem(s) after "
-                f"kubernetes.patches: {problems[0]} (see docs/kubernetes.md#pod-security)",
-                problems[1:],
-            )
+        name = f"{manifest.get('kind')} {_at(manifest, ('metadata', 'name'))}"
+        for where, template in _templates(manifest):
+            problems = podsecurity.shape_problems(template, where)
+            if not problems:
+                pod = template.get("spec") or {}
+                annotations = _at(template, ("metadata", "annotations")) or {}
+                problems = podsecurity.restricted_violations(pod, annotations) + podsecurity.mlci_violations(pod)
+            if problems:
+                raise InputError(
+                    f"{name}: {len(problems)} Pod Security problem(s) after "
+                    f"kubernetes.patches: {problems[0]} (see docs/kubernetes.md#pod-security)",
+                    problems[1:],
+                )
     return manifests
 
 

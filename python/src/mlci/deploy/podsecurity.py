@@ -37,6 +37,55 @@ SAFE_SYSCTLS = {
 SELINUX_TYPES = {"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
 SECCOMP_OK = {"RuntimeDefault", "Localhost"}
 APPARMOR_OK = {"RuntimeDefault", "Localhost"}
+# The annotation AppArmor used before the field (still honoured by kubelets): runtime/default or localhost/<profile>.
+APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
+POD_LISTS = ("initContainers", "containers", "ephemeralContainers", "volumes")
+PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+HOOKS = ("postStart", "preStop")
+CONTAINER_MAPS = ("securityContext", "lifecycle", *PROBES)
+
+
+def shape_problems(template: Any, where: str) -> list[str]:
+    """A pod template whose parts are not the kinds Kubernetes takes (a patch can make
+    `containers` a string): reported as such, so that the checks below can read every field."""
+    at = where or "spec"
+    if not isinstance(template, dict):
+        return [f"{at}: expected a mapping (a pod template), got {type(template).__name__}"]
+    bad = []
+    for key in ("metadata", "spec"):
+        if template.get(key) is not None and not isinstance(template[key], dict):
+            bad.append(f"{where}.{key}: expected a mapping")
+    annotations = (template.get("metadata") or {}).get("annotations") if not bad else None
+    if annotations is not None and not isinstance(annotations, dict):
+        bad.append(f"{where}.metadata.annotations: expected a mapping")
+    pod = template.get("spec") if not bad else None
+    if not isinstance(pod, dict):
+        return bad
+    for key in POD_LISTS:
+        items = pod.get(key)
+        if items is None:
+            continue
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            bad.append(f"{where}.spec.{key}: expected a list of mappings, got {_kind(items)}")
+            continue
+        for item in items if key != "volumes" else ():
+            for part in CONTAINER_MAPS:
+                if item.get(part) is not None and not isinstance(item[part], dict):
+                    bad.append(f"{where}.spec.{key}[{item.get('name', '?')}].{part}: expected a mapping")
+            ports = item.get("ports")
+            if ports is not None and not (isinstance(ports, list) and all(isinstance(x, dict) for x in ports)):
+                bad.append(f"{where}.spec.{key}[{item.get('name', '?')}].ports: expected a list of mappings")
+    if (
+        isinstance(pod, dict)
+        and pod.get("securityContext") is not None
+        and not isinstance(pod["securityContext"], dict)
+    ):
+        bad.append(f"{where}.spec.securityContext: expected a mapping")
+    return bad
+
+
+def _kind(value: Any) -> str:
+    return "a list with other items" if isinstance(value, list) else type(value).__name__
 
 
 def _containers(pod: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -47,9 +96,22 @@ def _containers(pod: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
-def restricted_violations(pod: dict[str, Any]) -> list[str]:
-    """Every rule of the `restricted` profile the pod spec breaks, as `field: why`."""
+def restricted_violations(pod: dict[str, Any], annotations: dict[str, Any] | None = None) -> list[str]:
+    """Every rule of the `restricted` profile the pod spec (and its template's annotations)
+    breaks, as `field: why`. Any field of an unexpected kind counts as broken."""
+    try:
+        return _violations(pod, annotations or {})
+    except (AttributeError, TypeError, KeyError) as err:
+        return [f"spec: a field is not of the kind Kubernetes takes ({type(err).__name__}: {err})"]
+
+
+def _violations(pod: dict[str, Any], annotations: dict[str, Any]) -> list[str]:
     bad: list[str] = []
+    for key, value in annotations.items():
+        if str(key).startswith(APPARMOR_ANNOTATION) and not (
+            value == "runtime/default" or str(value).startswith("localhost/")
+        ):
+            bad.append(f"metadata.annotations[{key}]: {value!r}; AppArmor must be runtime/default or localhost/*")
     psc = pod.get("securityContext") or {}
     for key in ("hostNetwork", "hostPID", "hostIPC"):
         if pod.get(key):
@@ -80,6 +142,7 @@ def restricted_violations(pod: dict[str, Any]) -> list[str]:
             bad.append(f"{where}.securityContext.windowsOptions.hostProcess: must be unset or false")
         if any(p.get("hostPort") for p in c.get("ports") or []):
             bad.append(f"{where}.ports: hostPort must be unset or 0")
+        bad += _hosts(where, c)
         if sc.get("procMount", "Default") != "Default":
             bad.append(f"{where}.securityContext.procMount: must be Default")
         bad += _selinux(f"{where}.securityContext", sc)
@@ -101,6 +164,18 @@ def restricted_violations(pod: dict[str, Any]) -> list[str]:
         added = set(caps.get("add") or []) - RESTRICTED_ADD
         if added:
             bad.append(f"{where}.securityContext.capabilities.add: {', '.join(sorted(added))} not allowed")
+    return bad
+
+
+def _hosts(where: str, container: dict[str, Any]) -> list[str]:
+    """Probe and lifecycle handlers may not name a host: the kubelet would connect anywhere."""
+    handlers = [(p, container.get(p)) for p in PROBES]
+    handlers += [(f"lifecycle.{h}", (container.get("lifecycle") or {}).get(h)) for h in HOOKS]
+    bad = []
+    for name, handler in handlers:
+        for kind in ("httpGet", "tcpSocket"):
+            if ((handler or {}).get(kind) or {}).get("host"):
+                bad.append(f"{where}.{name}.{kind}.host: must be unset or empty")
     return bad
 
 
