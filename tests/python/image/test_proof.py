@@ -86,6 +86,9 @@ def config(store: Store, registry: str, base_image: str, packages: list[str]) ->
           registry: "{registry}"
           base_image: {base_image}
           system_packages: {json.dumps(packages)}
+          # The shared test machine can be slow to import mlflow in the container (minutes at a
+          # load of 20 on 2 cores); the default (120 s) suits a deploy host.
+          ready_timeout_seconds: 600
         """
 
 
@@ -150,10 +153,10 @@ def test_predictions_that_differ_from_the_models_own_fail_the_proof(with_libgomp
     holdout = rows(40, 2).drop(columns=["label"]).head(10)
     body = {"dataframe_split": json.loads(holdout.to_json(orient="split", index=False))}
     # The same image, compared with another model: every difference is a failed proof.
-    result = proof.prove(with_libgomp.result["outputs"]["image"], lgbm.other_model, body, 120)
+    result = proof.prove(with_libgomp.result["outputs"]["image"], lgbm.other_model, body, 600)
     assert not result.passed
     assert "predictions differ from the model's own (row " in result.message, result.message
-    assert proof.prove(with_libgomp.result["outputs"]["image"], lgbm.project / "none", None, 120).passed
+    assert proof.prove(with_libgomp.result["outputs"]["image"], lgbm.project / "none", None, 600).passed
 
 
 def test_a_debian_package_the_mirror_does_not_have_is_bad_input(
