@@ -36,7 +36,7 @@ class Build:
     stderr: str
 
 
-def mlci_build(project: Path, store: Store, umask: int | None = None, **params: Any) -> Build:
+def mlci_build(project: Path, store: Store, umask: int | None = None, timeout: int = 600, **params: Any) -> Build:
     (project / "params.json").write_text(json.dumps(params))
     env = {**os.environ, "MLCI_CACHE_DIR": str(REPO / ".cache" / "mlci"), "MLFLOW_TRACKING_URI": store.tracking_uri}
     proc = subprocess.run(
@@ -45,7 +45,7 @@ def mlci_build(project: Path, store: Store, umask: int | None = None, **params: 
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         preexec_fn=None if umask is None else lambda: os.umask(umask),
     )
     result = json.loads((project / "result.json").read_text())

@@ -20,6 +20,8 @@ from conftest import write
 from mlci.image import proof
 
 FEATURES = ["a", "b", "c"]
+# A cold LightGBM build took 425 s on the loaded 2-core test machine, then the proof run.
+SLOW = 1500
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,9 @@ def config(store: Store, registry: str, base_image: str, packages: list[str]) ->
           registry: "{registry}"
           base_image: {base_image}
           system_packages: {json.dumps(packages)}
+          # The shared test machine can be slow to import mlflow in the container (minutes at a
+          # load of 20 on 2 cores); the default (120 s) suits a deploy host.
+          ready_timeout_seconds: 600
         """
 
 
@@ -104,13 +109,13 @@ def manifest_status(registry: str, repository: str, tag: str) -> int:
 
 @pytest.fixture(scope="module")
 def without_libgomp(lgbm: Lgbm, model_store: Store) -> Build:
-    return mlci_build(lgbm.project, model_store, modelUri="models:/lgbm/1")
+    return mlci_build(lgbm.project, model_store, timeout=SLOW, modelUri="models:/lgbm/1")
 
 
 @pytest.fixture(scope="module")
 def with_libgomp(lgbm: Lgbm, model_store: Store, registry: str, base_image: str, without_libgomp: Build) -> Build:
     write(lgbm.project / ".mlci.yml", config(model_store, registry, base_image, ["libgomp1"]))
-    return mlci_build(lgbm.project, model_store, modelUri="models:/lgbm/1")
+    return mlci_build(lgbm.project, model_store, timeout=SLOW, modelUri="models:/lgbm/1")
 
 
 def test_an_image_that_cannot_load_its_model_fails_the_proof_naming_the_library_and_is_not_pushed(
@@ -150,17 +155,17 @@ def test_predictions_that_differ_from_the_models_own_fail_the_proof(with_libgomp
     holdout = rows(40, 2).drop(columns=["label"]).head(10)
     body = {"dataframe_split": json.loads(holdout.to_json(orient="split", index=False))}
     # The same image, compared with another model: every difference is a failed proof.
-    result = proof.prove(with_libgomp.result["outputs"]["image"], lgbm.other_model, body, 120)
+    result = proof.prove(with_libgomp.result["outputs"]["image"], lgbm.other_model, body, 600)
     assert not result.passed
     assert "predictions differ from the model's own (row " in result.message, result.message
-    assert proof.prove(with_libgomp.result["outputs"]["image"], lgbm.project / "none", None, 120).passed
+    assert proof.prove(with_libgomp.result["outputs"]["image"], lgbm.project / "none", None, 600).passed
 
 
 def test_a_debian_package_the_mirror_does_not_have_is_bad_input(
     with_libgomp: Build, lgbm: Lgbm, model_store: Store, registry: str, base_image: str
 ) -> None:
     write(lgbm.project / ".mlci.yml", config(model_store, registry, base_image, ["libgomp1", "no-such-package-x"]))
-    out = mlci_build(lgbm.project, model_store, modelUri="models:/lgbm/1", tag="nopkg")
+    out = mlci_build(lgbm.project, model_store, timeout=SLOW, modelUri="models:/lgbm/1", tag="nopkg")
     assert out.code == 2, out.stderr
     assert out.result["summary"].startswith("image.system_packages: no-such-package-x"), out.result["summary"]
 
