@@ -86,6 +86,8 @@ def thresholds(
                 f"(computed: {', '.join(known)})"
             )
         base = None if champion is None else champion.get(name)
+        if base is not None and math.isnan(base):
+            base = None  # a NaN champion value compares with nothing (and crashes MLflow's comparison)
         champion_part = base is not None
         greater = metrics.greater_is_better(task, name, t.greater_is_better)
         relative_set = t.min_absolute_change is not None or t.min_relative_change is not None
@@ -97,7 +99,7 @@ def thresholds(
                 Check(
                     f"metric {name}",
                     False,
-                    f"{name} {fmt(candidate[name])}: the champion has no {name} on this holdout, so the bound "
+                    f"{name} {fmt(candidate[name])}: the champion has no {name} value on this holdout, so the bound "
                     "relative to it cannot be checked; gate the metric on an absolute threshold only, or "
                     "compare on a metric both models compute",
                 )
@@ -115,6 +117,11 @@ def thresholds(
             )
             gated[name] = True
             continue
+        if math.isnan(value):  # never a pass; MLflow's comparison of NaN raises decimal.InvalidOperation
+            required = " and ".join(_required(t, greater, base if champion_part else None))
+            checks.append(Check(f"metric {name}", False, f"{name} NaN: misses {required}"))
+            gated[name] = False
+            continue
         try:
             validate_evaluation_results(
                 {name: MetricThreshold(**kwargs)},  # type: ignore[no-untyped-call]
@@ -123,7 +130,7 @@ def thresholds(
                 if champion_part and champion
                 else None,
             )
-            passed = not math.isnan(value)  # NaN never passes, whatever the comparison said
+            passed = True
         except ModelValidationFailedException:
             passed = False
         required = " and ".join(_required(t, greater, base if champion_part else None))
