@@ -22,12 +22,16 @@ Setup = Callable[[Path, str], list[str]]  # (project, html server URL) -> mlci a
 
 
 class _HtmlPage(http.server.BaseHTTPRequestHandler):
-    """What a login page or a misconfigured proxy answers: 200, an HTML page."""
+    """What a login page or a misconfigured proxy answers: 200, an HTML page; under /json/, a
+    JSON object that is not the answer MLflow gives (an API of something else)."""
 
     def _page(self) -> None:
         body = b"<!doctype html><html><body><h1>Sign in</h1></body></html>"
+        kind = "text/html; charset=utf-8"
+        if self.path.startswith("/json/"):
+            body, kind = b"{}", "application/json"
         self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -143,6 +147,11 @@ CASES: dict[str, tuple[Setup, int, str]] = {
     "result path under a file": (result_under_a_file, 2, "--result out/result.json: a part of the path is a file"),
     "result path unwritable": (result_unwritable, 2, "--result /sys/mlci-result.json: cannot write there"),
     "MLflow answering 200 with HTML (REST)": (html_instead_of_mlflow, 3, "answered with text/html, not MLflow's JSON"),
+    "MLflow answering 200 with a foreign JSON object (REST)": (
+        lambda p, url: _params(p, {"trackingUri": url + "/json", "version": "1"}, "promote"),
+        3,
+        "not an answer of MLflow's API",
+    ),
     "MLflow answering 200 with HTML (client)": (
         lambda p, url: _params(p, {"trackingUri": url, "runId": "abc123"}, "register"),
         3,

@@ -115,18 +115,25 @@ class RestAliases:
         data = self._call(
             "GET", "/registered-models/alias", {"name": model, "alias": alias}, f"looking up {model}@{alias}"
         )
-        return None if data is None else self._version(data)
+        return None if data is None else self._version(data, f"looking up {model}@{alias}")
 
     def version(self, model: str, version: str) -> Version | None:
-        data = self._call(
-            "GET", "/model-versions/get", {"name": model, "version": version}, f"reading {model} v{version}"
-        )
-        return None if data is None else self._version(data)
+        doing = f"reading {model} v{version}"
+        data = self._call("GET", "/model-versions/get", {"name": model, "version": version}, doing)
+        return None if data is None else self._version(data, doing)
 
-    @staticmethod
-    def _version(data: dict[str, Any]) -> Version:
-        mv = data["model_version"]
-        return Version(str(mv["version"]), {t["key"]: t["value"] for t in mv.get("tags", [])})
+    def _version(self, data: dict[str, Any], doing: str) -> Version:
+        try:
+            mv = data["model_version"]
+            return Version(str(mv["version"]), _tags(mv))
+        except (KeyError, TypeError, AttributeError):
+            raise self._foreign(doing) from None
+
+    def _foreign(self, doing: str) -> InfrastructureError:
+        # A JSON object, but not the one MLflow's API answers: another service at that URI.
+        return InfrastructureError(
+            self.srv.name, f"{doing}: not an answer of MLflow's API (fields missing); is the URI an MLflow server?"
+        )
 
     def set(self, model: str, alias: str, version: str) -> None:
         params = {"name": model, "alias": alias, "version": version}
@@ -137,8 +144,12 @@ class RestAliases:
 
     def tags(self, model: str) -> dict[str, str]:
         data = self._call("GET", "/registered-models/get", {"name": model}, f"reading registered model {model}")
-        found = [] if data is None else data["registered_model"].get("tags", [])
-        return {t["key"]: t["value"] for t in found}
+        if data is None:
+            return {}
+        try:
+            return _tags(data["registered_model"])
+        except (KeyError, TypeError, AttributeError):
+            raise self._foreign(f"reading registered model {model}") from None
 
     def set_tag(self, model: str, key: str, value: str) -> None:
         params = {"name": model, "key": key, "value": value}
@@ -146,6 +157,11 @@ class RestAliases:
 
     def delete_tag(self, model: str, key: str) -> None:
         self._call("DELETE", "/registered-models/delete-tag", {"name": model, "key": key}, f"untagging {model} {key}")
+
+
+def _tags(entity: dict[str, Any]) -> dict[str, str]:
+    """The tags of a registered model or model version in MLflow's REST form."""
+    return {str(t["key"]): str(t["value"]) for t in entity.get("tags", [])}
 
 
 class ClientAliases:

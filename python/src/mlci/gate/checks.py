@@ -69,7 +69,8 @@ def thresholds(
 ) -> tuple[list[Check], list[MetricRow]]:
     """Apply `validate.thresholds` with `mlflow.validate_evaluation_results`, one metric at a
     time so that each metric is its own check. Without a champion only absolute thresholds
-    apply; a metric gated only relative to the champion passes with that said. The direction
+    apply; a metric gated only relative to the champion passes with that said. A champion
+    without a value for a metric gated relative to it fails that check. The direction
     of each metric is the known one (gate/metrics.py), never a default."""
     from mlflow.models import MetricThreshold
     from mlflow.models.evaluation import EvaluationResult
@@ -84,10 +85,27 @@ def thresholds(
                 f"validate.thresholds.{name}: the evaluation computed no metric {name!r}{did_you_mean(name, known)} "
                 f"(computed: {', '.join(known)})"
             )
-        # A champion whose metrics lack this one is compared on absolute terms only.
         base = None if champion is None else champion.get(name)
+        if base is not None and math.isnan(base):
+            base = None  # a NaN champion value compares with nothing (and crashes MLflow's comparison)
         champion_part = base is not None
         greater = metrics.greater_is_better(task, name, t.greater_is_better)
+        relative_set = t.min_absolute_change is not None or t.min_relative_change is not None
+        if champion is not None and base is None and relative_set:
+            # There is a champion, but nothing to compare with (its evaluation computed no such
+            # metric, e.g. a champion read from class probabilities has no log_loss): the
+            # relative bound cannot be shown to hold, so it is not a pass.
+            checks.append(
+                Check(
+                    f"metric {name}",
+                    False,
+                    f"{name} {fmt(candidate[name])}: the champion has no {name} value on this holdout, so the bound "
+                    "relative to it cannot be checked; gate the metric on an absolute threshold only, or "
+                    "compare on a metric both models compute",
+                )
+            )
+            gated[name] = False
+            continue
         kwargs: dict[str, Any] = {"threshold": t.threshold, "greater_is_better": greater}
         if champion_part:
             relative = None if t.min_relative_change is None else float(t.min_relative_change)
@@ -99,6 +117,11 @@ def thresholds(
             )
             gated[name] = True
             continue
+        if math.isnan(value):  # never a pass; MLflow's comparison of NaN raises decimal.InvalidOperation
+            required = " and ".join(_required(t, greater, base if champion_part else None))
+            checks.append(Check(f"metric {name}", False, f"{name} NaN: misses {required}"))
+            gated[name] = False
+            continue
         try:
             validate_evaluation_results(
                 {name: MetricThreshold(**kwargs)},  # type: ignore[no-untyped-call]
@@ -107,7 +130,7 @@ def thresholds(
                 if champion_part and champion
                 else None,
             )
-            passed = not math.isnan(value)  # NaN never passes, whatever the comparison said
+            passed = True
         except ModelValidationFailedException:
             passed = False
         required = " and ".join(_required(t, greater, base if champion_part else None))
