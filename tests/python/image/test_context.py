@@ -49,6 +49,8 @@ def test_serving_requirements_are_mlcis_own_pins() -> None:
     reqs = context.serving_requirements()
     assert "mlflow-skinny==3.17.2" in reqs
     assert "prometheus-client==0.26.0" in reqs
+    # The server builds DataFrames itself, whatever the model lists (an ONNX model lists no pandas).
+    assert {"pandas==3.1.1", "numpy==2.4.6"} <= set(reqs)
     assert not any(r.startswith(("mlflow==", "great-expectations", "kubernetes")) for r in reqs)
 
 
