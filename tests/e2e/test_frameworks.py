@@ -81,13 +81,13 @@ def model_name(fw: Framework) -> str:
     return f"fw-{fw.name.replace('_', '-')}"
 
 
-def config(fw: Framework, registry_address: str, base: str, extra: str = "") -> str:
+def config(fw: Framework, name: str, registry_address: str, base: str, extra: str = "") -> str:
     # LightGBM's OpenMP runtime is not in the minimal base: the project asks for it.
     system = "  system_packages: [libgomp1]\n" if fw.name.startswith("lightgbm") else ""
     return f"""\
 version: 1
 model:
-  name: {model_name(fw)}
+  name: {name}
   task: {fw.task}
   target: y
 data:
@@ -111,7 +111,12 @@ image:
 class Trained:
     fw: Framework
     root: Path
+    name: str  # the registered model
     runs: dict[str, str]  # champion | challenger | worse -> run id
+
+    @property
+    def model_uri(self) -> str:
+        return f"models:/{self.name}@champion"
 
 
 def step(root: Path, command: str, **params: Any) -> tuple[int, dict[str, Any]]:
@@ -141,14 +146,16 @@ def train_project(
     base: str,
     labels: tuple[str, ...] = ("champion", "challenger", "worse"),
     extra: str = "",
+    name: str = "",
 ) -> Iterator[Trained]:
     """The project on disk, a sqlite store, the runs (champion and an equal challenger trained
     the same way, a worse one on shuffled labels), and the champion promoted through the steps."""
+    name = name or model_name(fw)
     root.mkdir()
     shutil.copy(FRAMEWORKS_DIR / fw.name / "train.py", root / "train.py")
     shutil.copy(FRAMEWORKS_DIR / "common.py", root / "common.py")
     datasets.write(root / "data", fw.data, "y")
-    (root / ".mlci.yml").write_text(config(fw, registry_address, base, extra), encoding="utf-8")
+    (root / ".mlci.yml").write_text(config(fw, name, registry_address, base, extra), encoding="utf-8")
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
     for argv in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "init"]):
         subprocess.run([*git, *argv], cwd=root, check=True, capture_output=True)
@@ -169,7 +176,7 @@ def train_project(
             assert code == 0, f"{command} champion: {result['summary']}"
         code, result = step(root, "promote")
         assert code == 0, result["summary"]
-        yield Trained(fw, root, runs)
+        yield Trained(fw, root, name, runs)
 
 
 def test_an_equal_challenger_passes_the_gate(trained: Trained) -> None:
@@ -179,7 +186,7 @@ def test_an_equal_challenger_passes_the_gate(trained: Trained) -> None:
 
 
 def test_a_worse_model_is_rejected_naming_the_metric_and_both_values(trained: Trained) -> None:
-    name = model_name(trained.fw)
+    name = trained.name
     before = aliases(name)
     code, result = step(trained.root, "validate", runId=trained.runs["worse"])
     assert (code, result["status"]) == (1, "failed"), result["summary"]
@@ -218,12 +225,12 @@ def invoke(url: str, frame: Any) -> Any:
         return json.loads(resp.read())["predictions"]
 
 
-def in_process(fw: Framework, frame: Any) -> Any:
+def in_process(model_uri: str, frame: Any) -> Any:
     """The champion's own predictions for `frame`, loaded in this process."""
     import mlflow
     import numpy as np
 
-    model = mlflow.pyfunc.load_model(f"models:/{model_name(fw)}@champion")
+    model = mlflow.pyfunc.load_model(model_uri)
     out = model.predict(frame[datasets.FEATURES])
     return np.asarray(out.to_numpy() if hasattr(out, "to_numpy") else out, dtype=float)
 
@@ -234,7 +241,7 @@ def served(trained: Trained) -> Iterator[Served]:
     non-root, read-only root, a tmpfs, every capability dropped."""
     import pandas as pd
 
-    params = {"modelUri": f"models:/{model_name(trained.fw)}@champion"}
+    params = {"modelUri": trained.model_uri}
     (trained.root / "build.params.json").write_text(json.dumps(params), encoding="utf-8")
     started = time.monotonic()
     proc = subprocess.run(
@@ -254,7 +261,7 @@ def served(trained: Trained) -> Iterator[Served]:
     print(f"{trained.fw.name}: image built in {time.monotonic() - started:.1f} s, {int(size) / 1e6:.0f} MB")
     holdout = pd.read_csv(trained.root / "data" / "holdout.csv").head(50)
     port = free_port()
-    container = f"mlci-{model_name(trained.fw)}-{os.getpid()}"
+    container = f"mlci-{trained.name}-{os.getpid()}"
     run = ["docker", "run", "-d", "--name", container, "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL"]
     run += ["--security-opt", "no-new-privileges", "-p", f"127.0.0.1:{port}:8080", reference]
     subprocess.run(run, check=True, capture_output=True)
@@ -262,7 +269,7 @@ def served(trained: Trained) -> Iterator[Served]:
         url = f"http://127.0.0.1:{port}"
         wait_ready(url, container)
         # The holdout as it is, id and group columns included: the server takes the same rows.
-        yield Served(reference, invoke(url, holdout), in_process(trained.fw, holdout))
+        yield Served(reference, invoke(url, holdout), in_process(trained.model_uri, holdout))
     finally:
         subprocess.run(["docker", "rm", "--force", container], capture_output=True, check=False)
 
