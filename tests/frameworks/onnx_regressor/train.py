@@ -15,5 +15,9 @@ fitted = GradientBoostingRegressor(n_estimators=80, max_depth=3, random_state=0)
 onnx_model = to_onnx(fitted, features.to_numpy()[:1], target_opset=17)
 with mlflow.start_run(run_id=run_id()):
     mlflow.onnx.log_model(
-        onnx_model, name="model", signature=infer_signature(features, fitted.predict(features).astype(np.float32))
+        # The signature takes the data as it comes (float64): MLflow's onnx flavor casts it to the
+        # model's float32 inputs.
+        onnx_model,
+        name="model",
+        signature=infer_signature(x, fitted.predict(features)),
     )
