@@ -1,8 +1,8 @@
 """resources/io/mlci/bootstrap.sh for real: build the wheel, install it into a venv, reuse it.
 
 Runs in the project's venv: `python/.venv/bin/python -m pytest tests/e2e/test_bootstrap.py`.
-Needs `uv` (to build the wheel) and network access to the package index for the
-wheel's dependencies (pip honours SSL_CERT_FILE / PIP_INDEX_URL as usual).
+Needs uv (to build the wheel: the one in the venv, beside this interpreter) and network access
+to the package index for the wheel's dependencies (pip honours SSL_CERT_FILE / PIP_INDEX_URL as usual).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from mlci import programs
 
 pytestmark = pytest.mark.slow
 
@@ -42,9 +44,10 @@ def _run(env: dict[str, str], timeout: int = 600) -> subprocess.CompletedProcess
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    uv = shutil.which("uv")
+    # The venv's own uv (a dependency of mlci[all]): `make setup` puts it there, not on PATH.
+    uv = programs.installed("uv")
     if uv is None:
-        pytest.fail("uv is needed to build the mlci wheel")
+        pytest.fail("uv is needed to build the mlci wheel: `make setup-python` installs it into python/.venv")
     out = tmp_path_factory.mktemp("dist")
     subprocess.run([uv, "build", "--wheel", "python", "-o", str(out)], cwd=ROOT, check=True, env=_env(), timeout=600)
     wheels = sorted(out.glob("mlci-*.whl"))

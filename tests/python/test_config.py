@@ -75,7 +75,9 @@ def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
 
 def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
     path = write(tmp_path / ".mlci.yml", "- model\n")
-    assert str(error_of(path)) == f"{path}:1 (top level): expected a mapping of sections, got a list"
+    assert (
+        str(error_of(path)) == f"{path}:1 (top level): not an mlci config: expected a mapping of sections, got a list"
+    )
 
 
 def test_duplicate_keys_are_errors_not_last_one_wins(tmp_path: Path) -> None:
@@ -194,3 +196,167 @@ def test_json_schema_is_closed_and_complete() -> None:
     assert {"model", "data", "training", "validate", "image", "deploy", "monitoring", "pipeline"} <= set(
         schema["properties"]
     )
+
+
+# Values from the metric itself (an RMSE of 1e6 is possible) are bounded only by being finite.
+METRIC_VALUES = {"MetricThreshold": {"threshold", "min_absolute_change"}, "SliceCheck": {"min", "max", "max_gap"}}
+
+
+def test_every_numeric_key_has_an_upper_bound() -> None:
+    unbounded = []
+    for name, model in config.json_schema()["$defs"].items():
+        for key, prop in model.get("properties", {}).items():
+            kinds = [prop, *prop.get("anyOf", []), prop.get("items", {})]
+            numeric = [k for k in kinds if k.get("type") in ("number", "integer")]
+            if key in METRIC_VALUES.get(name, set()) or name == "TrainingConfig":
+                continue
+            if any("maximum" not in k and "exclusiveMaximum" not in k for k in numeric):
+                unbounded.append(f"{name}.{key}")
+    assert unbounded == []
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        (
+            "validate:\n  latency_rows: 10000000000000000000000000000000000000000",
+            "validate.latency_rows: input should be less than or equal to 1000000",
+        ),
+        (
+            "validate:\n  thresholds: {accuracy: {threshold: .nan}}",
+            "validate.thresholds.accuracy.threshold: input should be a finite number, got nan",
+        ),
+        (
+            "validate:\n  slices: [{column: a, metric: b, min: -.inf}]",
+            "validate.slices[0].min: input should be a finite number, got -inf",
+        ),
+        ("test:\n  timeout_minutes: .inf", "test.timeout_minutes: input should be a finite number, got inf"),
+        (
+            "deploy:\n  - {name: s, type: ansible, environment: staging, smoke: {timeout_seconds: .nan}}",
+            "deploy[0].smoke.timeout_seconds: input should be a finite number",
+        ),
+    ],
+)
+def test_out_of_bounds_and_non_finite_values_are_refused(tmp_path: Path, yaml_text: str, message: str) -> None:
+    path = write(tmp_path / ".mlci.yml", "model:\n  name: churn\n  task: classification\n" + yaml_text + "\n")
+    assert message in str(error_of(path))
+
+
+def test_non_finite_values_from_params_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / ".mlci.yml", "model:\n  name: churn\n  task: classification\n")
+    err = error_of(path, {"test.timeout_minutes": float("inf")})
+    assert "test.timeout_minutes" in str(err) and "finite number" in str(err)
+
+
+def test_did_you_mean_inside_lists_and_maps(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / ".mlci.yml",
+        """\
+        model: {name: churn, task: classification}
+        deploy:
+          - name: s
+            type: ansible
+            environment: staging
+            stratgy: canary
+        validate:
+          thresholds:
+            accuracy: {treshold: 0.8}
+        """,
+    )
+    err = error_of(path)
+    assert str(err) == f"{path}:6 deploy[0].stratgy: unknown key; did you mean 'strategy'?"
+    assert err.details == [f"{path}:9 validate.thresholds.accuracy.treshold: unknown key; did you mean 'threshold'?"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "root:x:0:0:s3cr3t-value:/root:/bin/bash\n",
+        "- s3cr3t-value\n",
+        "root: s3cr3t-value\nadmin: {pw: s3cr3t-value}\n",
+    ],
+    ids=["passwd-like", "list", "mapping"],
+)
+def test_a_file_that_is_no_config_is_never_echoed(tmp_path: Path, content: str) -> None:
+    path = write(tmp_path / "passwd", content)
+    err = error_of(path)
+    assert "not an mlci config" in str(err)
+    shown = " ".join([str(err), *err.details]).replace(str(path), "FILE")
+    assert "s3cr3t" not in shown and "root" not in shown
+
+
+def test_the_system_password_file_is_never_echoed(tmp_path: Path) -> None:
+    err = error_of(Path("/etc/passwd"))
+    assert "not an mlci config" in str(err) and "root" not in str(err) and not err.details
+
+
+def _thresholds(tmp_path: Path, task: str, body: str) -> Path:
+    return write(tmp_path / ".mlci.yml", f"model:\n  name: a\n  task: {task}\nvalidate:\n{body}")
+
+
+def test_metric_direction_is_known_not_defaulted(tmp_path: Path) -> None:
+    body = "  thresholds:\n    root_mean_squared_error:\n      min_relative_change: 0.0\n"
+    t = config.load(_thresholds(tmp_path, "regression", body)).config.validate_.thresholds
+    assert t["root_mean_squared_error"].greater_is_better is None  # not a silent `true`
+    from mlci.gate import metrics
+
+    assert metrics.greater_is_better("regression", "root_mean_squared_error", None) is False
+    assert metrics.greater_is_better("classification", "log_loss", None) is False
+    assert metrics.greater_is_better("classification", "f1_score", None) is True
+
+
+def test_a_direction_contradicting_the_metric_is_refused_at_its_line(tmp_path: Path) -> None:
+    body = "  thresholds:\n    mean_absolute_error:\n      threshold: 40\n      greater_is_better: true\n"
+    path = _thresholds(tmp_path, "regression", body)
+    assert str(error_of(path)) == (
+        f"{path}:8 validate.thresholds.mean_absolute_error.greater_is_better: true contradicts "
+        "mean_absolute_error, which is lower-is-better; remove the key (mlci knows the direction)"
+    )
+
+
+def test_a_metric_without_direction_needs_one(tmp_path: Path) -> None:
+    body = "  thresholds:\n    example_count:\n      threshold: 100\n"
+    path = _thresholds(tmp_path, "regression", body)
+    assert str(error_of(path)) == (
+        f"{path}:6 validate.thresholds.example_count: example_count has no better direction (rows evaluated): "
+        "set greater_is_better"
+    )
+    write(path, path.read_text() + "      greater_is_better: true\n")
+    assert config.load(path).config.validate_.thresholds["example_count"].greater_is_better is True
+
+
+def test_unknown_metric_names_are_refused_at_load_with_did_you_mean(tmp_path: Path) -> None:
+    body = (
+        "  thresholds:\n    root_mean_square_error:\n      threshold: 40\n"
+        "    accuracy_score:\n      threshold: 0.8\n"
+        "  slices:\n    - {column: g, metric: r2}\n"
+    )
+    path = _thresholds(tmp_path, "regression", body)
+    err = error_of(path)
+    assert str(err).startswith(
+        f"{path}:6 validate.thresholds.root_mean_square_error: the evaluation computes no metric "
+        "'root_mean_square_error' for regression; did you mean 'root_mean_squared_error'? (it computes: "
+    )
+    assert err.details[0].startswith(
+        f"{path}:8 validate.thresholds.accuracy_score: the evaluation computes no metric 'accuracy_score' "
+        "for regression; 'accuracy_score' is a classification metric and model.task is regression"
+    )
+    assert err.details[1] == (
+        f"{path}:11 validate.slices[0].metric: no per-slice metric 'r2' for regression (one of "
+        "root_mean_squared_error, mean_squared_error, mean_absolute_error, max_error, r2_score)"
+    )
+
+
+def test_threshold_params_are_checked_too(tmp_path: Path) -> None:
+    path = write(tmp_path / ".mlci.yml", "model:\n  name: a\n  task: classification\n")
+    err = error_of(path, {"validate.thresholds": {"acuracy_score": {"threshold": 0.8}}})
+    assert str(err).startswith("params.json validate.thresholds (validate.thresholds.acuracy_score): ")
+    assert "did you mean 'accuracy_score'?" in str(err)
+
+
+def test_per_slice_metrics_are_the_ones_slices_compute() -> None:
+    from mlci.gate import checks, metrics
+
+    for task, scorer in (("classification", checks._classification), ("regression", checks._regression)):
+        assert all(scorer(name) is not None for name in metrics.per_slice(task))
+        assert scorer("example_count") is None

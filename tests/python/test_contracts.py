@@ -31,6 +31,7 @@ def test_contract_is_complete_and_consistent(step: str) -> None:
         assert p.scope in {"cli", "groovy"}
         assert p.config is None or config_field_exists(p.config), f"{step}.{p.name} -> {p.config}"
         assert p.items is None or p.type == "list"
+        assert p.format is None or (p.format in contracts.FORMATS and p.type == "string")
         assert not p.name.endswith("CredentialsId"), "credential IDs belong in `credentials`"
     for cred in c.credentials.values():
         assert cred.name.endswith("CredentialsId")

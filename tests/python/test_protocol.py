@@ -69,7 +69,21 @@ def test_bad_input_is_exit_2_with_a_result(mlci: Mlci, project: Path, params: ob
     code, result, stderr = run_step(mlci, project, params)
     assert (code, result["status"]) == (2, "error")
     assert result["summary"].startswith(summary)
-    assert summary in stderr
+    assert stderr.count(summary) == 1, stderr  # once, not as "error:", "bad input:" and again
+
+
+def test_bad_input_under_the_jenkins_step_is_left_to_it_detail_lines_stay(mlci: Mlci, project: Path) -> None:
+    """The Groovy step (it sets MLCI_RESULT) prints the summary as its error; the CLI prints only
+    what the result does not hold: every config error after the first."""
+    bad = "model:\n  name: demo\n  task: classification\ntest:\n  timeout_minutes: soon\n  paths: 3\n"
+    (project / "bad.yml").write_text(bad)
+    (project / "p.json").write_text(json.dumps({"configFile": "bad.yml"}))
+    proc = mlci("test", "--params", "p.json", "--result", "r.json", env={"MLCI_RESULT": "r.json"})
+    summary = json.loads((project / "r.json").read_text())["summary"]
+    assert proc.returncode == 2 and summary.startswith("bad.yml:5 test.timeout_minutes")
+    assert summary not in proc.stderr and "bad.yml:6 test.paths" in proc.stderr, proc.stderr
+    alone = mlci("test", "--params", "p.json", "--result", "r.json")
+    assert alone.stderr.count(summary) == 1, alone.stderr
 
 
 def test_missing_params_file_is_exit_2(mlci: Mlci, project: Path) -> None:

@@ -22,7 +22,6 @@ from mlci import tracking
 from mlci.errors import InfrastructureError
 
 API = "/api/2.0/mlflow"
-TIMEOUT = 30
 
 
 @dataclass(frozen=True)
@@ -69,11 +68,25 @@ class RestAliases:
         else:
             body = json.dumps(params).encode()
         request = urllib.request.Request(url, data=body, method=method, headers=self._headers())  # noqa: S310 - http(s) only
+        # The socket timeout bounds each wait, the guard's deadline the whole answer (a trickle).
+        with tracking.guard(self.srv, doing):
+            return self._send(request, doing)
+
+    def _send(self, request: urllib.request.Request, doing: str) -> dict[str, Any] | None:
+        timeout = self.srv.timeout_seconds
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT, context=self._context()) as response:  # noqa: S310
-                text = response.read().decode() or "{}"
-                data: dict[str, Any] = json.loads(text)
-                return data
+            with urllib.request.urlopen(request, timeout=timeout, context=self._context()) as response:  # noqa: S310
+                kind = response.headers.get_content_type()
+                text = response.read().decode(errors="replace") or "{}"
+            try:
+                data = json.loads(text)
+            except (ValueError, RecursionError):
+                data = None
+            if not isinstance(data, dict):  # a login page or a proxy's answer, not MLflow's API
+                raise InfrastructureError(
+                    self.srv.name, f"{doing}: answered with {kind}, not MLflow's JSON: is the URI an MLflow server?"
+                )
+            return data
         except urllib.error.HTTPError as err:
             detail = err.read().decode(errors="replace")
             missing = "RESOURCE_DOES_NOT_EXIST" in detail or (
@@ -85,6 +98,9 @@ class RestAliases:
             raise InfrastructureError(self.srv.name, f"{doing}: {tracking.reason(answer, err.code)}") from None
         except (urllib.error.URLError, OSError) as err:
             reason = getattr(err, "reason", err)
+            if isinstance(reason, TimeoutError):
+                why = f"no answer within {timeout:g} s (mlflow.timeout_seconds)"
+                raise InfrastructureError(self.srv.name, f"{doing}: {why}") from None
             raise InfrastructureError(self.srv.name, f"{doing}: unreachable ({reason})") from None
 
     def get(self, model: str, alias: str) -> Version | None:

@@ -6,10 +6,10 @@ stage shares, locally and in Jenkins); `validate` and `register` use it unless g
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from mlci import bounded, contracts, masking
 from mlci.errors import InputError
 
 FILE = Path("reports") / "train" / "candidate.json"
@@ -17,10 +17,7 @@ FILE = Path("reports") / "train" / "candidate.json"
 
 def record(project_dir: Path, run_id: str, model_uri: str, tracking_uri: str) -> Path:
     path = project_dir / FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"runId": run_id, "modelUri": model_uri, "trackingUri": tracking_uri}
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    return path
+    return masking.write_json(path, {"runId": run_id, "modelUri": model_uri, "trackingUri": tracking_uri})
 
 
 def run_id(ctx: Any) -> str:
@@ -30,11 +27,14 @@ def run_id(ctx: Any) -> str:
         return str(given)
     path = ctx.project_dir / FILE
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = bounded.json_loads(bounded.read_text(path, str(path), bounded.MAX_CONFIG_BYTES), str(path))
     except FileNotFoundError:
         raise InputError(f"runId: not given, and no {path} from an earlier `mlci train`; pass runId") from None
-    except (OSError, json.JSONDecodeError) as err:
-        raise InputError(f"{path}: unreadable candidate record: {err}; pass runId") from None
+    except OSError as err:
+        raise InputError(f"{path}: unreadable candidate record: {err.strerror or err}; pass runId") from None
     if not isinstance(data, dict) or not isinstance(data.get("runId"), str):
         raise InputError(f"{path}: no runId in the candidate record; pass runId")
+    problem = contracts.format_error(data["runId"], "runId")
+    if problem:
+        raise InputError(f"{path} runId: {problem}")
     return str(data["runId"])

@@ -6,20 +6,79 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from mlci import __version__, contracts
 from mlci.errors import EXIT_BAD_INPUT, MlciError
 
+# Flags the step commands have themselves; a param of the same name gets another flag.
+RENAMED_FLAGS = {"configFile": "--config", "params": "--param"}
+FLAG_DEST = "param_"  # argparse attribute prefix of the flags made from contract params
+
+
+def flag_name(param: str) -> str:
+    """`runId` -> `--run-id`: the flag a contract param gets on the command line."""
+    return RENAMED_FLAGS.get(param) or "--" + re.sub(r"(?<=[a-z0-9])([A-Z])", r"-\1", param).lower()
+
+
+def _key_value(text: str) -> tuple[str, Any]:
+    """`KEY=VALUE` of a map flag; VALUE is JSON when it parses as JSON, else the text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
+ARG_TYPES: dict[str, Callable[[str], Any]] = {"string": str, "integer": int, "number": float}
+
+
+def _param_flag(p: argparse.ArgumentParser, param: contracts.Param) -> None:
+    help_text = param.description.replace("%", "%%")
+    dest = FLAG_DEST + param.name
+    flag = flag_name(param.name)
+    if param.type == "boolean":
+        p.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, help=help_text)
+    elif param.type == "list":
+        item = ARG_TYPES[param.items or "string"]
+        p.add_argument(flag, dest=dest, action="append", type=item, metavar="ITEM", help=help_text + " (repeatable)")
+    elif param.type == "map":
+        p.add_argument(
+            flag, dest=dest, action="append", type=_key_value, metavar="KEY=VALUE", help=help_text + " (repeatable)"
+        )
+    else:
+        metavar = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", param.name).upper()
+        p.add_argument(flag, dest=dest, type=ARG_TYPES[param.type], metavar=metavar, help=help_text)
+
 
 def _step_parser(sub: argparse._SubParsersAction, contract: contracts.Contract, name: str | None = None) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser(name or contract.command, help=contract.summary, description=contract.description)
-    source = p.add_mutually_exclusive_group()
-    source.add_argument("--params", metavar="FILE", help="JSON object of step params (what Jenkins writes)")
-    source.add_argument("--config", metavar="FILE", help="the .mlci.yml to use (default: .mlci.yml)")
+    p = sub.add_parser(
+        name or contract.command,
+        help=contract.summary,
+        description=contract.description + " Each param has a flag; flags override the params file.",
+    )
+    p.add_argument("--params", metavar="FILE", help="JSON object of step params (what Jenkins writes)")
     p.add_argument("--result", metavar="FILE", help="write the result JSON here")
+    for param in contract.params.values():
+        if param.scope != "groovy":
+            _param_flag(p, param)
     p.set_defaults(step=contract.command)
+
+
+def step_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The contract params given as flags, as a params file would hold them."""
+    given: dict[str, Any] = {}
+    for dest, value in vars(args).items():
+        if dest.startswith(FLAG_DEST) and value is not None:
+            name = dest[len(FLAG_DEST) :]
+            pairs = isinstance(value, list) and value and isinstance(value[0], tuple)
+            given[name] = dict(value) if pairs else value  # a map flag collects (key, value) pairs
+    return given
 
 
 def parser() -> argparse.ArgumentParser:
@@ -97,16 +156,18 @@ def _config_command(args: argparse.Namespace) -> int:
 def _step_command(args: argparse.Namespace) -> int:
     from mlci import protocol
 
-    # Without a params file (local use) the params are made from the flags.
-    params = None if args.params else ({"configFile": args.config} if args.config else {})
-    code, result = protocol.run_step(args.step, params, args.params, args.result)
+    code, result = protocol.run_step(args.step, None, args.params, args.result, step_flags(args))
     if args.step == "plan" and code == 0:
         print(json.dumps(result["outputs"]["stages"], indent=2))
     return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from mlci import log
+
     args = parser().parse_args(argv)
+    if args.command != "serve":  # the model server has no step credentials, and logs per request
+        log.setup()
     if args.command is None:
         parser().print_help(sys.stderr)
         return EXIT_BAD_INPUT
@@ -139,8 +200,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return base.main(args)
         return _step_command(args)
     except MlciError as err:
-        from mlci import log
-
         log.error(str(err))
         for line in err.details:
             log.error(line)

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from mlci import bounded
 from mlci.contracts import describe, did_you_mean
 from mlci.errors import InputError
 
@@ -25,10 +26,20 @@ DEFAULT_FILE = ".mlci.yml"
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=128)]
 Command = Annotated[list[str], Field(min_length=1)]
 
+# Upper bounds of numeric keys: far above any sensible value, low enough that no step
+# overflows or waits for ever on a typo (`latency_rows: 10000000000000000000000`).
+HOUR_MS = 3_600_000
+DAY_SECONDS = 86_400
+DAY_MINUTES = 1440
+WEEK_MINUTES = 7 * DAY_MINUTES
+MAX_REQUESTS = 10_000_000
+MAX_REPLICAS = 1000
+
 
 class Section(BaseModel):
-    # strict: a quoted "0.8" is not a number and `yes` in a string is not a boolean.
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # strict: a quoted "0.8" is not a number and `yes` in a string is not a boolean; `.nan` and
+    # `.inf` are no threshold, timeout or budget.
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class ModelConfig(Section):
@@ -43,6 +54,14 @@ class MlflowConfig(Section):
     tracking_uri: str | None = Field(None, description="MLflow tracking URI; default: the MLFLOW_TRACKING_URI env var.")
     registry_uri: str | None = Field(None, description="Model registry URI when not the tracking one.")
     experiment: str | None = Field(None, description="Experiment for training runs; default: model name.")
+    timeout_seconds: float | None = Field(
+        None,
+        gt=0,
+        le=3600,
+        description="Longest wait for one MLflow request (connecting, or between bytes of an answer); "
+        "an operation with its retries has a deadline of about (retries + 1) times this, a model download "
+        "20 times that. Default: MLFLOW_HTTP_REQUEST_TIMEOUT, else 30.",
+    )
 
 
 class DataConfig(Section):
@@ -63,7 +82,7 @@ class TestConfig(Section):
     )
     paths: list[str] = Field(["tests"], min_length=1, description="Test files or folders.")
     args: list[str] = Field([], description="Extra pytest arguments.")
-    timeout_minutes: float = Field(30, gt=0, description="A test run longer than this fails the stage.")
+    timeout_minutes: float = Field(30, gt=0, le=DAY_MINUTES, description="A test run longer than this fails the stage.")
 
 
 Scalar = str | int | float | bool
@@ -77,7 +96,9 @@ class TrainingConfig(Section):
     fingerprint: list[str] = Field(
         [], description="More data files to fingerprint in the run, besides `data.train` and `data.holdout`."
     )
-    timeout_minutes: float = Field(120, gt=0, description="A training command running longer than this fails.")
+    timeout_minutes: float = Field(
+        120, gt=0, le=WEEK_MINUTES, description="A training command running longer than this fails."
+    )
 
 
 class MetricThreshold(Section):
@@ -88,7 +109,11 @@ class MetricThreshold(Section):
     min_relative_change: float | None = Field(
         None, ge=0, le=1, description="Minimum relative gain over the champion, 0 to 1; 0: never worse than it."
     )
-    greater_is_better: bool = Field(True, description="Direction of the metric.")
+    greater_is_better: bool | None = Field(
+        None,
+        description="Direction of the metric; known for every metric MLflow computes (see Metrics per "
+        "`model.task`), so needed only for one without a direction; a contradicting value is an error.",
+    )
 
     @model_validator(mode="after")
     def _one_bound(self) -> MetricThreshold:
@@ -108,10 +133,12 @@ class SliceCheck(Section):
 class ValidateConfig(Section):
     thresholds: dict[str, MetricThreshold] = Field({}, description="Gates per metric name.")
     slices: list[SliceCheck] = Field([], description="Per-slice metric checks.")
-    max_model_size_mb: float | None = Field(None, gt=0, description="Model size budget.")
-    max_latency_p95_ms: float | None = Field(None, gt=0, description="p95 predict-time budget.")
-    latency_rows: int = Field(1000, gt=0, description="Rows per predict call when measuring latency.")
-    latency_repeats: int = Field(20, ge=5, description="Timed predict calls; the budget applies to their p95.")
+    max_model_size_mb: float | None = Field(None, gt=0, le=1_000_000, description="Model size budget.")
+    max_latency_p95_ms: float | None = Field(None, gt=0, le=HOUR_MS, description="p95 predict-time budget.")
+    latency_rows: int = Field(1000, gt=0, le=1_000_000, description="Rows per predict call when measuring latency.")
+    latency_repeats: int = Field(
+        20, ge=5, le=10_000, description="Timed predict calls; the budget applies to their p95."
+    )
 
 
 class ImageConfig(Section):
@@ -121,22 +148,28 @@ class ImageConfig(Section):
 
 
 class DeploySlo(Section):
-    min_requests: int = Field(50, ge=1, description="Fewest requests a window needs; fewer never passes.")
+    min_requests: int = Field(
+        50, ge=1, le=MAX_REQUESTS, description="Fewest requests a window needs; fewer never passes."
+    )
     max_error_rate: float = Field(0.01, ge=0, le=1, description="Highest share of 5xx answers.")
     max_error_rate_increase: float = Field(0.005, ge=0, le=1, description="Highest error-rate increase over stable.")
-    max_p99_ms: float = Field(1000, gt=0, description="Absolute p99 latency SLO.")
-    p99_factor: float = Field(1.5, ge=1, description="Candidate p99 at most this times stable's (plus p99_slack_ms).")
-    p99_slack_ms: float = Field(25, ge=0, description="Added to the relative p99 limit, for very fast models.")
+    max_p99_ms: float = Field(1000, gt=0, le=HOUR_MS, description="Absolute p99 latency SLO.")
+    p99_factor: float = Field(
+        1.5, ge=1, le=1000, description="Candidate p99 at most this times stable's (plus p99_slack_ms)."
+    )
+    p99_slack_ms: float = Field(
+        25, ge=0, le=HOUR_MS, description="Added to the relative p99 limit, for very fast models."
+    )
 
 
 class SmokeConfig(Section):
-    rows: int = Field(20, gt=0, description="Holdout rows sent to the live endpoint.")
-    batch_rows: int = Field(5, gt=0, description="Rows per request.")
-    max_latency_ms: float = Field(500, gt=0, description="Latency budget of every smoke request.")
+    rows: int = Field(20, gt=0, le=100_000, description="Holdout rows sent to the live endpoint.")
+    batch_rows: int = Field(5, gt=0, le=100_000, description="Rows per request.")
+    max_latency_ms: float = Field(500, gt=0, le=HOUR_MS, description="Latency budget of every smoke request.")
     expected_column: str | None = Field(
         None, description="Holdout column holding the predictions the model must return (optional)."
     )
-    timeout_seconds: float = Field(10, gt=0, description="Timeout of one request.")
+    timeout_seconds: float = Field(10, gt=0, le=3600, description="Timeout of one request.")
 
 
 class KubernetesResources(Section):
@@ -152,8 +185,8 @@ class KubernetesCustomMetric(Section):
 
 
 class KubernetesHpa(Section):
-    min_replicas: int = Field(2, ge=1, description="Fewest pods the autoscaler keeps.")
-    max_replicas: int = Field(10, ge=1, description="Most pods the autoscaler starts.")
+    min_replicas: int = Field(2, ge=1, le=MAX_REPLICAS, description="Fewest pods the autoscaler keeps.")
+    max_replicas: int = Field(10, ge=1, le=MAX_REPLICAS, description="Most pods the autoscaler starts.")
     cpu_utilization: int = Field(70, gt=0, le=100, description="Target average CPU use, percent of the request.")
     custom_metric: KubernetesCustomMetric | None = Field(None, description="Also scale on this per-pod metric.")
 
@@ -180,17 +213,24 @@ class KubernetesOptions(Section):
         "`kubeconfigCredentialsId` sets), else `~/.kube/config`.",
     )
     context: str | None = Field(None, description="Kubeconfig context; default: its current context.")
-    replicas: int = Field(2, ge=1, description="Model pods (ignored when `hpa` is set: the autoscaler owns it).")
+    replicas: int = Field(
+        2, ge=1, le=MAX_REPLICAS, description="Model pods (ignored when `hpa` is set: the autoscaler owns it)."
+    )
     resources: KubernetesResources = Field(KubernetesResources(), description="Requests and limits of the pod.")
     hpa: KubernetesHpa | None = Field(None, description="A HorizontalPodAutoscaler for the model Deployment.")
     progress_deadline_seconds: int = Field(
-        600, gt=0, description="A rollout that makes no progress this long fails (ProgressDeadlineExceeded)."
+        600,
+        gt=0,
+        le=DAY_SECONDS,
+        description="A rollout that makes no progress this long fails (ProgressDeadlineExceeded).",
     )
-    startup_seconds: int = Field(120, gt=0, description="Time a pod has to load its model before it is restarted.")
+    startup_seconds: int = Field(
+        120, gt=0, le=DAY_SECONDS, description="Time a pod has to load its model before it is restarted."
+    )
     prestop_seconds: int = Field(
-        5, ge=0, description="A stopping pod keeps serving this long, while endpoints drop it."
+        5, ge=0, le=3600, description="A stopping pod keeps serving this long, while endpoints drop it."
     )
-    poll_seconds: float = Field(2, gt=0, description="Interval of rollout status polls.")
+    poll_seconds: float = Field(2, gt=0, le=600, description="Interval of rollout status polls.")
     patches: list[ManifestPatch] = Field(
         [], description="Changes to the rendered manifests; a result that fails Pod Security `restricted` is refused."
     )
@@ -208,11 +248,14 @@ class DeployTarget(Section):
     canary_steps: list[Annotated[int, Field(gt=0, le=100)]] = Field(
         [5, 25, 50, 100], min_length=1, description="Canary traffic percentages, in order; the last should be 100."
     )
-    canary_interval_seconds: int = Field(30, gt=0, description="Seconds of traffic judged after each canary step.")
+    canary_interval_seconds: int = Field(
+        30, gt=0, le=DAY_SECONDS, description="Seconds of traffic judged after each canary step."
+    )
     slo: DeploySlo = Field(DeploySlo(), description="What a canary window (and a new slot's probe) must meet.")
     keep_previous_minutes: int = Field(
         60,
         ge=0,
+        le=30 * DAY_MINUTES,
         description="Blue-green and canary keep the previous slot running at least this long, for a switch back; "
         "no timer stops it: the first deploy after the window does (0: right after the switch).",
     )
@@ -226,12 +269,13 @@ class DeployTarget(Section):
 
 
 class DriftConfig(Section):
-    psi_warn: float = Field(0.1, ge=0, description="PSI at or above which a column warns.")
-    psi_drift: float = Field(0.25, ge=0, description="PSI at or above which a column drifts.")
+    psi_warn: float = Field(0.1, ge=0, le=100, description="PSI at or above which a column warns.")
+    psi_drift: float = Field(0.25, ge=0, le=100, description="PSI at or above which a column drifts.")
     dataset_share: float = Field(0.5, gt=0, le=1, description="Share of drifted columns that is dataset drift.")
     wasserstein_drift: float | None = Field(
         0.2,
         ge=0,
+        le=1000,
         description="Normalised Wasserstein (in reference standard deviations) at or above which a numeric "
         "column drifts; null: reported only.",
     )
@@ -250,7 +294,9 @@ class DriftConfig(Section):
     null_fraction_drift: float | None = Field(
         0.05, gt=0, le=1, description="Change of a column's share of missing values that is drift; null: reported only."
     )
-    sample_rows: int = Field(100_000, gt=0, description="Current data above this many rows is sampled (seeded).")
+    sample_rows: int = Field(
+        100_000, gt=0, le=100_000_000, description="Current data above this many rows is sampled (seeded)."
+    )
     reference: str | None = Field(
         None,
         description="Drift reference: a JSON file, or a model URI whose run logged it; "
@@ -263,12 +309,16 @@ class DriftConfig(Section):
 
 
 class MonitorSlo(Section):
-    window_minutes: int = Field(15, gt=0, description="Window of live metrics the monitor and the alerts judge.")
+    window_minutes: int = Field(
+        15, gt=0, le=WEEK_MINUTES, description="Window of live metrics the monitor and the alerts judge."
+    )
     min_requests: int = Field(
-        50, ge=1, description="Fewest requests a window needs before errors and latency are judged."
+        50, ge=1, le=MAX_REQUESTS, description="Fewest requests a window needs before errors and latency are judged."
     )
     max_error_rate: float = Field(0.01, ge=0, le=1, description="Highest share of 5xx answers to /invocations.")
-    max_p99_ms: float = Field(1000, gt=0, description="Highest p99 latency of /invocations, in milliseconds.")
+    max_p99_ms: float = Field(
+        1000, gt=0, le=HOUR_MS, description="Highest p99 latency of /invocations, in milliseconds."
+    )
 
 
 RetrainCheck = Literal["drift", "error_rate", "latency", "no_traffic", "down"]
@@ -291,7 +341,10 @@ class MonitoringConfig(Section):
         "(retraining fixes changed data, not a failing server).",
     )
     cooldown_hours: float = Field(
-        24, gt=0, description="At most one retrain per model in this window (kept as registry tags on the model)."
+        24,
+        gt=0,
+        le=24 * 366,
+        description="At most one retrain per model in this window (kept as registry tags on the model).",
     )
     slo: MonitorSlo = Field(MonitorSlo(), description="Live-metric thresholds of the monitor and the alert rules.")
     webhook_format: Literal["generic", "slack"] = Field(
@@ -309,7 +362,7 @@ class PipelineConfig(Section):
 class Config(Section):
     """The whole `.mlci.yml`."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, title="mlci configuration (.mlci.yml)")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, title="mlci configuration (.mlci.yml)")
 
     version: Literal[1] = Field(1, description="Schema version of this file.")
     model: ModelConfig = Field(description="The model this repository trains and ships.")
@@ -363,10 +416,16 @@ def _lines(node: yaml.Node, path: tuple[str | int, ...], out: dict[tuple[str | i
 
 
 def parse_yaml(text: str, file: str) -> tuple[Any, dict[tuple[str | int, ...], int]]:
-    """Parse YAML into data plus a map from key path to line; YAML errors name file and line."""
+    """Parse YAML into data plus a map from key path to line; YAML errors name file and line.
+    Nesting and alias expansion are bounded before the document is built."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        bounded.check_yaml(text, file)
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = None if node is None else loader.construct_document(node)
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"{file}:{mark.line + 1}" if mark else file
@@ -390,27 +449,30 @@ def _dotted(loc: tuple[str | int, ...]) -> str:
 
 
 def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
-    """The schema class that describes the mapping at `loc`, for did-you-mean hints."""
+    """The schema class that describes the mapping at `loc`, for did-you-mean hints; list
+    indexes and map keys (`deploy[0]`, `thresholds.accuracy`) step into the item type."""
     current: Any = Config
     for part in loc:
+        current = _unwrap(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
             fields = {f.alias or n: f for n, f in current.model_fields.items()}
             if part not in fields:
                 return None
             current = fields[part].annotation
-        current = _unwrap(current, part)
+        elif typing.get_origin(current) in (list, dict):
+            current = typing.get_args(current)[-1]
+        else:
+            return None
+    current = _unwrap(current)
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
-def _unwrap(annotation: Any, part: str | int) -> Any:
-    """Peel Optional/list/dict so the next path part lands on the item type."""
+def _unwrap(annotation: Any) -> Any:
+    """Peel Optional (`X | None`) off an annotation."""
+    if typing.get_origin(annotation) in (list, dict):
+        return annotation
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    origin = typing.get_origin(annotation)
-    if origin in (list, dict):
-        return args[-1]
-    if len(args) == 1:
-        return _unwrap(args[0], part)
-    return annotation
+    return _unwrap(args[0]) if len(args) == 1 else annotation
 
 
 EXPECTED = {
@@ -505,6 +567,25 @@ def _format(
 # ---------------------------------------------------------------- loading
 
 
+def _metric_problems(config: Config) -> list[tuple[tuple[str | int, ...], str]]:
+    """Metric names and directions against what the evaluation computes for `model.task`:
+    a wrong name or direction found now, not after training (gate/metrics.py has the list)."""
+    from mlci.gate import metrics
+
+    task = config.model.task
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    for name, t in config.validate_.thresholds.items():
+        problem = metrics.threshold_problem(task, name, t.greater_is_better)
+        if problem:
+            key, why = problem
+            found.append((("validate", "thresholds", name, *([key] if key else [])), why))
+    for i, sc in enumerate(config.validate_.slices):
+        wrong = metrics.slice_problem(task, sc.metric)
+        if wrong:
+            found.append((("validate", "slices", i, "metric"), wrong))
+    return found
+
+
 def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
     keys = dotted.split(".")
     for key in keys[:-1]:
@@ -522,21 +603,18 @@ def load(
     param_names: dict[str, str] | None = None,
 ) -> LoadedConfig:
     """Load `.mlci.yml` and apply step-param overrides (dotted key -> value) on top of it."""
+    file = shown_path(str(path))
+    text = read(Path(path), file)
     path = Path(path)
-    file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(
-            f"{file}: not found (looked in {path.resolve().parent}); create it (see docs/config.md) or pass configFile"
-        ) from None
-    except (IsADirectoryError, UnicodeDecodeError, PermissionError) as err:
-        raise InputError(f"{file}: cannot read: {err}") from None
     data, lines = parse_yaml(text, file)
     if data is None:
         data = {}
+    # Nothing of a file that is no mlci config is echoed: it may be any file on the agent.
     if not isinstance(data, dict):
-        raise InputError(f"{file}:1 (top level): expected a mapping of sections, got {describe(data)}")
+        raise InputError(f"{file}:1 (top level): not an mlci config: expected a mapping of sections, got {_kind(data)}")
+    sections = [f.alias or n for n, f in Config.model_fields.items()]
+    if data and not any(str(key) in sections or did_you_mean(str(key), sections) for key in data):
+        raise InputError(f"{file}:1 (top level): not an mlci config: no section of .mlci.yml ({', '.join(sections)})")
     merged = copy.deepcopy(data)
     overrides = overrides or {}
     for dotted, value in overrides.items():
@@ -548,7 +626,46 @@ def load(
         errors.sort(key=lambda item: lines.get(item[0], 0))
         messages = [_format(loc, err, file, lines, overrides, params_source, param_names or {}) for loc, err in errors]
         raise InputError(messages[0], messages[1:]) from None
+    problems = _metric_problems(config)
+    if problems:
+        messages = [
+            _format(
+                loc,
+                {"type": "value_error", "msg": msg, "ctx": {"error": msg}},
+                file,
+                lines,
+                overrides,
+                params_source,
+                param_names or {},
+            )
+            for loc, msg in problems
+        ]
+        raise InputError(messages[0], messages[1:])
     return LoadedConfig(config=config, path=path, project_dir=path.parent, overridden=dict(overrides))
+
+
+def shown_path(name: str) -> str:
+    """A file name as messages show it: NUL and control characters visible, at most 200 characters."""
+    text = name.encode("unicode_escape", "backslashreplace").decode("ascii") if not name.isprintable() else name
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def read(path: Path, file: str) -> str:
+    """The config file's text; every way of failing to read it is bad input naming the file."""
+    try:
+        return bounded.read_text(path, file, bounded.MAX_CONFIG_BYTES)
+    except FileNotFoundError:
+        where = "" if len(str(path)) > 200 else f" (looked in {path.resolve().parent})"
+        raise InputError(f"{file}: not found{where}; create it (see docs/config.md) or pass configFile") from None
+    except ValueError:  # a NUL byte in the name: no file system takes one
+        raise InputError(f"{file}: not a file name: it holds a NUL byte") from None
+    except OSError as err:  # a directory, no permission, a name too long
+        raise InputError(f"{file}: cannot read: {err.strerror or type(err).__name__}") from None
+
+
+def _kind(data: Any) -> str:
+    kinds: dict[type, str] = {dict: "a mapping", list: "a list", str: "a string"}
+    return kinds.get(type(data), "a scalar value")
 
 
 # ---------------------------------------------------------------- show and schema

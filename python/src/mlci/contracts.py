@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ class Param:
     config: str | None = None  # dotted .mlci.yml key this param overrides
     items: str | None = None  # element type of a list param
     scope: str = "cli"  # "groovy" params are the runner's and never reach a step
+    format: str | None = None  # a key of FORMATS the string must match
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ def _param(name: str, raw: dict[str, Any]) -> Param:
         config=raw.get("config"),
         scope=raw.get("scope", "cli"),
         items=raw.get("items"),
+        format=raw.get("format"),
     )
 
 
@@ -143,6 +146,20 @@ def did_you_mean(word: str, choices: Any) -> str:
     return f"; did you mean {match[0]!r}?" if match else ""
 
 
+# String params that name something in MLflow: checked here, so that `abc` or `../../etc` is
+# bad input (exit 2) rather than a request the server refuses (which reads as exit 3).
+FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
+    "modelVersion": (re.compile(r"[1-9][0-9]{0,9}"), "a model version number such as 3"),
+    "runId": (re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,255}"), "an MLflow run id (letters, digits, _ and -)"),
+}
+
+
+def format_error(value: str, format_name: str) -> str | None:
+    """What is wrong with `value` for FORMATS[format_name], or None when it fits."""
+    pattern, wanted = FORMATS[format_name]
+    return None if pattern.fullmatch(value) else f"expected {wanted}, got {describe(value)}"
+
+
 def _type_ok(value: Any, type_name: str) -> bool:
     # bool is an int in Python; a JSON `true` is never a valid integer or number here.
     if isinstance(value, bool) and type_name != "boolean":
@@ -165,6 +182,8 @@ def validate(contract: Contract, given: dict[str, Any], source: str) -> StepPara
         value = given[name]
         if not _type_ok(value, param.type):
             errors.append(f"{source} {name}: expected {TYPE_NAMES[param.type]}, got {describe(value)}")
+        elif param.format and (problem := format_error(value, param.format)):
+            errors.append(f"{source} {name}: {problem}")
         elif param.items:
             for i, item in enumerate(value):
                 if not _type_ok(item, param.items):

@@ -30,7 +30,22 @@ def _default(param: contracts.Param) -> str:
 
 
 def _ptype(param: contracts.Param) -> str:
+    if param.format:
+        return f"{param.type} ({contracts.FORMATS[param.format][1]})"
     return f"{param.type} of {param.items}" if param.items else param.type
+
+
+def _flag(param: contracts.Param) -> str:
+    from mlci.cli import flag_name
+
+    if param.scope == "groovy":
+        return ""
+    flag = flag_name(param.name)
+    return {
+        "boolean": f"`{flag}`, `--no-{flag[2:]}`",
+        "list": f"`{flag}` (repeat)",
+        "map": f"`{flag} KEY=VALUE` (repeat)",
+    }.get(param.type, f"`{flag}`")
 
 
 def step_markdown(c: contracts.Contract) -> str:
@@ -42,18 +57,18 @@ def step_markdown(c: contracts.Contract) -> str:
         "",
         c.description,
         "",
-        f"Runs `mlci {c.command} --params <file> --result <file>`; locally: `mlci {c.command}`.",
+        f"Runs `mlci {c.command} --params <file> --result <file>`; locally: `mlci {c.command}` with a flag "
+        "per parameter (flags override the params file).",
         "",
         "## Parameters",
         "",
-        "| name | type | required | default | description |",
-        "| --- | --- | --- | --- | --- |",
+        "| name | flag | type | required | default | description |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for p in c.params.values():
         where = " (runner only)" if p.scope == "groovy" else ""
-        lines.append(
-            f"| `{p.name}` | {_ptype(p)} | {'yes' if p.required else 'no'} | {_default(p)} | {p.description}{where} |"
-        )
+        required = "yes" if p.required else "no"
+        lines.append(f"| `{p.name}` | {_flag(p)} | {_ptype(p)} | {required} | {_default(p)} | {p.description}{where} |")
     if c.credentials:
         lines += [
             "",
@@ -202,7 +217,9 @@ def config_markdown() -> str:
             section(path, defs[ref], f"{path}.", seen)
 
     section("top level", schema, "", set())
-    return "\n".join(lines)
+    from mlci.gate import metrics
+
+    return "\n".join(lines) + "\n" + metrics.markdown()
 
 
 def render(root: Path) -> dict[Path, str]:

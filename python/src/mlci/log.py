@@ -1,6 +1,7 @@
 """Human log lines, on stderr: plain lines under Jenkins or in a pipe, a live status line in a
-terminal. Every line passes through `redact`, so a secret bound by `withCredentials` never
-reaches a log, a result file or a report, whatever code produced the text.
+terminal. Every line passes through `redact` (mlci.masking), so a secret bound by
+`withCredentials` never reaches a log, a result file or a report, whatever code produced the
+text. `setup` masks the process's own stdout and stderr too and quiets libraries' noise.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ import os
 import sys
 import threading
 import time
-from typing import Any, TextIO
+from typing import TextIO
+
+from mlci import masking
 
 _verbose = False
 _lock = threading.Lock()
@@ -19,6 +22,8 @@ _status: str | None = None  # the live line currently drawn under the log, in a 
 def set_verbose(on: bool) -> None:
     global _verbose
     _verbose = on
+    if _set_by_us or on:
+        _libraries(verbose=on)
 
 
 def interactive(stream: TextIO | None = None) -> bool:
@@ -27,30 +32,39 @@ def interactive(stream: TextIO | None = None) -> bool:
     return stream.isatty() and "JENKINS_URL" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
-def _secret_values() -> list[str]:
-    from mlci import contracts
+redact = masking.redact
+redact_data = masking.redact_data
 
-    names = {env for cred in contracts.credential_catalog().values() for env in cred.env.values()}
-    # Longest first, so a secret that contains another is masked whole.
-    values = {os.environ[n] for n in names if os.environ.get(n)}
-    return sorted((v for v in values if len(v) >= 3), key=len, reverse=True)
-
-
-def redact(text: str) -> str:
-    for value in _secret_values():
-        text = text.replace(value, "****")
-    return text
+# What keeps mlflow quiet (and the training command it runs, which inherits the environment):
+# no artifact progress bars, only its errors. A user's own setting wins.
+QUIET_ENV = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "MLFLOW_LOGGING_LEVEL": "ERROR"}
+VERBOSE_ENV = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "true", "MLFLOW_LOGGING_LEVEL": "INFO"}
+_set_by_us: set[str] = set()
 
 
-def redact_data(data: Any) -> Any:
-    """`redact` over every string inside JSON-like data."""
-    if isinstance(data, str):
-        return redact(data)
-    if isinstance(data, dict):
-        return {k: redact_data(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [redact_data(v) for v in data]
-    return data
+def setup() -> None:
+    """Once, before anything heavy is imported: mask what this process prints itself (mlflow's
+    log handler, warnings, a traceback), and quiet libraries unless `verbose` turns them on."""
+    if not isinstance(sys.stderr, masking.MaskedStream):
+        sys.stderr = masking.MaskedStream(sys.stderr)
+    if not isinstance(sys.stdout, masking.MaskedStream):
+        sys.stdout = masking.MaskedStream(sys.stdout)
+    _libraries(verbose=_verbose)
+
+
+def _libraries(verbose: bool) -> None:
+    import logging
+    import warnings
+
+    for key, value in (VERBOSE_ENV if verbose else QUIET_ENV).items():
+        if key not in os.environ or key in _set_by_us:
+            os.environ[key] = value
+            _set_by_us.add(key)
+    # mlflow reads MLFLOW_LOGGING_LEVEL when first imported; this covers it being imported already.
+    logging.getLogger("mlflow").setLevel(logging.INFO if verbose else logging.ERROR)
+    logging.getLogger("alembic").setLevel(logging.INFO if verbose else logging.WARNING)
+    # Deprecation and "future" notices of mlflow, pydantic, sklearn: not the user's business in a step.
+    warnings.filterwarnings("default" if verbose else "ignore")
 
 
 def _emit(line: str) -> None:

@@ -8,7 +8,6 @@ outputs, reports and junit. Exit codes: 0 passed, 1 a gate failed, 2 bad input o
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import traceback
@@ -16,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from mlci import __version__, contracts, log
+from mlci import __version__, contracts, log, masking
 from mlci.errors import EXIT_GATE_FAILED, EXIT_PASSED, InputError, MlciError
 
 Status = Literal["passed", "failed", "error"]
@@ -57,16 +56,15 @@ class StepContext:
 def read_params(path: str | None) -> dict[str, Any]:
     if path is None:
         return {}
+    from mlci import bounded
+
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = bounded.read_text(Path(path), path, bounded.MAX_CONFIG_BYTES)
     except FileNotFoundError:
         raise InputError(f"{path}: params file not found") from None
-    except OSError as err:
-        raise InputError(f"{path}: cannot read params file: {err.strerror}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}:{err.lineno} invalid JSON: {err.msg}") from None
+    except (OSError, ValueError) as err:
+        raise InputError(f"{path}: cannot read params file: {getattr(err, 'strerror', None) or err}") from None
+    data = bounded.json_loads(text, path)
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object of step params, got {contracts.describe(data)}")
     return data
@@ -75,12 +73,37 @@ def read_params(path: str | None) -> dict[str, Any]:
 def prepare(contract: contracts.Contract, params: dict[str, Any], source: str) -> StepContext:
     from mlci import config
 
+    masking.learn(params)  # a password in a URL param (trackingUri) is masked wherever it shows
     checked = contracts.validate(contract, params, source)
     log.set_verbose(bool(checked.options.get("verbose")))
     names = {p.config: n for n, p in contract.params.items() if p.config}
-    loaded = config.load(checked.options["configFile"], checked.overrides, source, names)
+    config_file = checked.options["configFile"]
+    inside_workspace(config_file, f"{source} configFile")
+    loaded = config.load(config_file, checked.overrides, source, names)
+    masking.learn(loaded.config.model_dump(mode="json"))
     report_dir = loaded.project_dir / "reports" / contract.command
     return StepContext(contract, loaded, checked.options, report_dir)
+
+
+def inside_workspace(name: str, what: str) -> None:
+    """A step writes its reports next to its config: a config outside the workspace (Jenkins'
+    WORKSPACE, else the directory the step runs in) would make it write outside. A relative
+    name may not climb out; under Jenkins an absolute one may not point out either."""
+    from mlci import config
+
+    workspace = os.environ.get("WORKSPACE")
+    if not workspace and Path(name).is_absolute():
+        return  # a local caller naming a file by full path chose where the reports go
+    root = Path(workspace).resolve() if workspace else Path.cwd().resolve()
+    try:
+        target = Path(root, name).resolve()
+    except (OSError, ValueError):
+        return  # an unreadable name: config.load says what is wrong with it
+    if not target.is_relative_to(root):
+        raise InputError(
+            f"{what}: {config.shown_path(name)} is outside the workspace {root}; "
+            "a step's config and the reports it writes stay inside it"
+        )
 
 
 def _relative(path: Path) -> str:
@@ -96,9 +119,10 @@ def execute(
     params: dict[str, Any] | None = None,
     params_file: str | None = None,
     output: IO[str] | None = None,
+    flags: dict[str, Any] | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    """Run one step on `params`, or on the params file; return its exit code and the result
-    document. Never raises."""
+    """Run one step on `params`, or on the params file with `flags` (command-line params) over
+    it; return its exit code and the result document. Never raises."""
     from mlci import steps
 
     started = time.monotonic()
@@ -121,7 +145,7 @@ def execute(
         result["step"] = contract.step
         source = params_file or "params"
         if params is None:
-            params = read_params(params_file)
+            params = {**read_params(params_file), **(flags or {})}
         ctx = prepare(contract, params, source)
         ctx.output = output
         outcome = steps.run(command, ctx)
@@ -134,9 +158,10 @@ def execute(
             junit=_relative(outcome.junit) if outcome.junit else None,
         )
     except MlciError as err:
+        # The summary is printed once, by whoever reports the outcome (run_step, `mlci run`,
+        # the Groovy step); the further lines only here.
         result.update(exitCode=err.exit_code, summary=str(err))
         result["service"] = getattr(err, "service", None)
-        log.error(str(err))
         for line in err.details:
             log.error(line)
     except KeyboardInterrupt:
@@ -156,21 +181,50 @@ def execute(
     return result["exitCode"], log.redact_data(result)
 
 
-def write_result(path: str, result: dict[str, Any]) -> None:
+def writable_result(path: str) -> None:
+    """Refuse a result path that is a directory, under a file, or not writable."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    tmp.replace(target)  # never a half-written result for Groovy to read
+    what = f"--result {path}"
+    if target.is_dir():
+        raise InputError(f"{what}: is a directory; name a file")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        probe = target.with_name(target.name + ".tmp")
+        probe.write_text("", encoding="utf-8")
+        probe.unlink()
+    except (FileExistsError, NotADirectoryError):
+        raise InputError(f"{what}: a part of the path is a file, not a directory") from None
+    except ValueError:
+        raise InputError(f"{what}: not a file name: it holds a NUL byte") from None
+    except OSError as err:
+        raise InputError(f"{what}: cannot write there: {err.strerror or err}") from None
+
+
+def write_result(path: str, result: dict[str, Any]) -> None:
+    masking.write_json(Path(path), result)  # masked, and never half-written for Groovy to read
 
 
 def run_step(
-    command: str, params: dict[str, Any] | None, params_file: str | None, result_file: str | None
+    command: str,
+    params: dict[str, Any] | None,
+    params_file: str | None,
+    result_file: str | None,
+    flags: dict[str, Any] | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    """A step as the CLI runs it: execute, write the result file, log the outcome."""
-    code, result = execute(command, params, params_file)
+    """A step as the CLI runs it: execute, write the result file, log the outcome. A result
+    path that cannot be written is refused before the step runs (exit 2, nothing done)."""
     if result_file:
-        write_result(result_file, result)
+        writable_result(result_file)
+    code, result = execute(command, params, params_file, flags=flags)
+    if result_file:
+        try:
+            write_result(result_file, result)
+        except OSError as err:  # it was writable a moment ago: the disk filled, or someone changed it
+            raise InputError(f"--result {result_file}: cannot write the result: {err.strerror or err}") from None
+    if code != EXIT_PASSED and result_file and os.environ.get("MLCI_RESULT") == result_file:
+        # Run by the Jenkins step (it sets MLCI_RESULT): it prints this summary as the step's
+        # error; a second copy here would only repeat it.
+        return code, result
     status = {0: "passed", 1: "FAILED", 2: "bad input"}.get(code, "error")
     log.info(f"{command} {status}: {result['summary']}")
     return code, result

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlci import masking
+
 
 @dataclass(frozen=True)
 class JUnitCounts:
@@ -65,9 +67,7 @@ def write_junit(path: Path, suite: str, checks: Sequence[Check]) -> Path:
             failure.text = check.details or check.message
         elif check.message:
             ET.SubElement(case, "system-out").text = check.message
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
-    return path
+    return masking.write_text(path, ET.tostring(root, encoding="unicode", xml_declaration=True))
 
 
 STYLE = """
@@ -97,12 +97,37 @@ def _cell(value: object) -> str:
     return value if isinstance(value, Markup) else html.escape(str(value))
 
 
+def escape(value: object) -> str:
+    """Text for HTML: every value from data, config or a model (a column named
+    `<script>...`) is escaped where it is put into a page."""
+    return html.escape(str(value))
+
+
+def code(value: object) -> Markup:
+    return Markup(f"<code>{escape(value)}</code>")
+
+
+def md(value: object) -> str:
+    """Text for a Markdown report (a pull-request comment renders inline HTML): tags become
+    entities, table pipes and newlines cannot break a row, backticks cannot open a code span."""
+    text = " ".join(str(value).split())
+    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("`", "&#96;")):
+        text = text.replace(char, entity)
+    return text.replace("|", "\\|")
+
+
+def md_code(value: object) -> str:
+    """A Markdown code span, or escaped plain text when the value holds what a span cannot
+    carry safely (inside a span entities show literally)."""
+    text = str(value)
+    plain = not any(c in text for c in "<>&`|\n\r")
+    return f"`{text}`" if plain else md(text)
+
+
 def write_html(path: Path, title: str, body: str) -> Path:
     """A self-contained page (no external CSS or scripts: Jenkins' CSP blocks them)."""
     page = (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>\n"
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
-    return path
+    return masking.write_text(path, page)

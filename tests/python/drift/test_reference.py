@@ -86,7 +86,7 @@ def test_load_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="drift reference not found"):
         reference.load(tmp_path / "none.json")
     (tmp_path / "bad.json").write_text("{")
-    with pytest.raises(InputError, match="unreadable drift reference"):
+    with pytest.raises(InputError, match=r"bad\.json:1 invalid JSON in the drift reference"):
         reference.load(tmp_path / "bad.json")
     (tmp_path / "foreign.json").write_text('{"version": 99}')
     with pytest.raises(InputError, match="not an mlci drift reference"):

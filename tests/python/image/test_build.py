@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -20,7 +21,7 @@ from typing import Any
 
 import pytest
 from services.model_store import COLUMNS, ROWS, Store, log_sklearn, use_store
-from services.ports import free_port
+from services.ports import free_port, refused_url
 from services.registry import LoginRegistry
 
 from conftest import MLCI, REPO, write
@@ -35,7 +36,7 @@ class Build:
     stderr: str
 
 
-def mlci_build(project: Path, store: Store, **params: Any) -> Build:
+def mlci_build(project: Path, store: Store, umask: int | None = None, **params: Any) -> Build:
     (project / "params.json").write_text(json.dumps(params))
     env = {**os.environ, "MLCI_CACHE_DIR": str(REPO / ".cache" / "mlci"), "MLFLOW_TRACKING_URI": store.tracking_uri}
     proc = subprocess.run(
@@ -45,9 +46,24 @@ def mlci_build(project: Path, store: Store, **params: Any) -> Build:
         capture_output=True,
         text=True,
         timeout=600,
+        preexec_fn=None if umask is None else lambda: os.umask(umask),
     )
     result = json.loads((project / "result.json").read_text())
     return Build(project, result, proc.returncode, proc.stderr)
+
+
+def config_text(tracking_uri: str, *image: str, mlflow: str = "") -> str:
+    """A `.mlci.yml` for model `demo` in the store at `tracking_uri`; `image` and `mlflow` add keys."""
+    lines = [
+        "version: 1",
+        "model:",
+        "  name: demo",
+        "  task: classification",
+        "mlflow:",
+        f'  tracking_uri: "{tracking_uri}"',
+    ]
+    lines += [f"  {mlflow}"] if mlflow else []
+    return "\n".join([*lines, "image:", *(f"  {i}" for i in image)]) + "\n"
 
 
 @pytest.fixture(scope="session")
@@ -55,19 +71,11 @@ def built(base_image: str, registry: str, model_store: Store, tmp_path_factory: 
     project = tmp_path_factory.mktemp("build-project")
     write(
         project / ".mlci.yml",
-        f"""\
-        version: 1
-        model:
-          name: demo
-          task: classification
-        mlflow:
-          tracking_uri: {model_store.tracking_uri}
-        image:
-          registry: "{registry}"
-          base_image: {base_image}
-        """,
+        config_text(model_store.tracking_uri, f'registry: "{registry}"', f"base_image: {base_image}"),
     )
-    out = mlci_build(project, model_store, modelUri="models:/demo/1")
+    # Under the umask of a Jenkins run from Tomcat: the image must not depend on it (the
+    # container tests run it as its non-root user).
+    out = mlci_build(project, model_store, umask=0o027, modelUri="models:/demo/1")
     assert out.code == 0, out.stderr
     return out
 
@@ -231,10 +239,15 @@ def test_new_model_version_rebuilds_only_the_model_layer_and_tags_are_not_moved(
     assert re.search(r"Step 3/15 : RUN python3 -m venv [^\n]*\n ---> Using cache", log), log
     assert log.count("Using cache") >= 9, log
     assert second.result["outputs"]["digest"] != built.result["outputs"]["digest"]
-    # Version 2's image under version 1's tag: refused, then allowed when asked.
+    # Version 2's image under version 1's tag: refused before anything is built, then allowed
+    # when asked.
+    log_file = built.project / "reports" / "build" / "build.log"
+    log_file.unlink()
     taken = mlci_build(built.project, model_store, modelUri="models:/demo/2", tag="1")
     assert taken.code == 1
     assert f"demo:1 already exists with digest {built.result['outputs']['digest']}" in taken.result["summary"]
+    assert "build step" not in taken.stderr and "wheels" not in taken.stderr, taken.stderr
+    assert not log_file.exists()
     moved = mlci_build(built.project, model_store, modelUri="models:/demo/2", tag="1", overwriteTag=True)
     assert moved.code == 0
     assert moved.result["outputs"]["digest"] == second.result["outputs"]["digest"]
@@ -319,3 +332,74 @@ def test_push_to_a_registry_that_requires_a_login(
     again = mlci_build(project, model_store, modelUri="models:/demo/1")
     assert again.code == 0, again.stderr
     assert again.result["outputs"]["digest"] == digest
+
+
+def build_in(cwd: Path, config: Path, env: dict[str, str] | None = None, **params: Any) -> Build:
+    """`mlci build` run from `cwd` (a Jenkins workspace above the project) with no MLflow env:
+    only the config names the store."""
+    (cwd / "params.json").write_text(json.dumps({"configFile": str(config), **params}))
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    proc = subprocess.run(
+        [str(MLCI), "build", "--params", "params.json", "--result", "result.json"],
+        cwd=cwd,
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return Build(config.parent, json.loads((cwd / "result.json").read_text()), proc.returncode, proc.stderr)
+
+
+def store_project(root: Path, tracking_uri: str) -> Path:
+    return write(
+        root / "project" / ".mlci.yml",
+        config_text(tracking_uri, "registry: 127.0.0.1:5000", mlflow="timeout_seconds: 2"),
+    )
+
+
+def test_a_relative_sqlite_uri_is_the_projects_store_wherever_the_cli_runs(
+    model_store: Store, docker_engine: str, tmp_path: Path
+) -> None:
+    config = store_project(tmp_path, "sqlite:///.mlci/mlflow.db")
+    (config.parent / ".mlci").mkdir()
+    shutil.copy(model_store.root / "mlflow.db", config.parent / ".mlci" / "mlflow.db")
+    out = build_in(tmp_path, config, modelUri="models:/demo/99")
+    # The project's store answered (it has model demo, not version 99); none appeared in the cwd.
+    assert out.code == 2, out.stderr
+    assert "Model Version (name=demo, version=99) not found" in out.result["summary"]
+    assert not (tmp_path / ".mlci").exists()
+
+
+def test_a_closed_port_fails_in_seconds_naming_the_server(tmp_path: Path) -> None:
+    with refused_url() as url:
+        started = time.monotonic()
+        out = build_in(tmp_path, store_project(tmp_path, url))
+        seconds = time.monotonic() - started
+    assert out.code == 3, out.stderr
+    assert out.result["service"] == f"MLflow at {url}"
+    assert out.result["summary"].startswith(f"MLflow at {url}: connecting: unreachable")
+    assert seconds < 30, f"{seconds:.0f} s to fail against a closed port"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "no MLflow store at {path} (missing or empty)"),
+        (b"", "no MLflow store at {path} (missing or empty)"),
+        (b"not a database\n" * 100, "{path} is not an SQLite database"),
+        (b"SQLite format 3\x00" + b"\xff" * 4000, "connecting: the sqlite store is unusable"),
+    ],
+)
+def test_a_missing_or_corrupt_sqlite_store_is_exit_3_with_a_message(
+    tmp_path: Path, content: bytes | None, expected: str
+) -> None:
+    config = store_project(tmp_path, "sqlite:///.mlci/mlflow.db")
+    path = config.parent / ".mlci" / "mlflow.db"
+    if content is not None:
+        path.parent.mkdir()
+        path.write_bytes(content)
+    out = build_in(tmp_path, config)
+    assert out.code == 3, out.stderr
+    assert out.result["summary"].startswith(f"MLflow at sqlite:///{path}: " + expected.format(path=path))
+    assert "Traceback" not in out.stderr
+    assert path.read_bytes() == (content or b"") if content is not None else not path.exists()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import pytest
 
+from conftest import REPO
 from mlci.errors import InputError
 from mlci.image import context
 from mlci.image.source import ModelSource
@@ -74,3 +76,37 @@ def test_dockerfile_installs_offline_then_mlci_then_the_model(tmp_path: Path) ->
 def test_lean_bytecode_only_for_models_served_without_mlflow(tmp_path: Path) -> None:
     assert context.lean_bytecode(model_dir(tmp_path / "a", "x\n")) is True
     assert context.lean_bytecode(model_dir(tmp_path / "b", "x\n", flavor="skops")) is False
+
+
+def test_the_context_is_world_readable_whatever_the_umask(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Jenkins run from Tomcat has umask 0027: files 0640, directories 0750, which the image's
+    # non-root user could not read once the builder copies them in, root-owned.
+    monkeypatch.setenv("MLCI_CACHE_DIR", str(REPO / ".cache" / "mlci"))
+    previous = os.umask(0o027)
+    try:
+        model = model_dir(tmp_path / "downloaded" / "model", "")
+        (model / "model.pkl").write_bytes(b"not really a pickle")
+        source = ModelSource("models:/m/1", "m", "1", "r" * 32, "c" * 40, "fp", model)
+        context.assemble(tmp_path / "ctx", source, "base:1")
+    finally:
+        os.umask(previous)
+    unreadable = [
+        str(p.relative_to(tmp_path))
+        for p in [tmp_path / "ctx", *(tmp_path / "ctx").rglob("*")]
+        if p.stat().st_mode & (0o005 if p.is_dir() else 0o004) != (0o005 if p.is_dir() else 0o004)
+    ]
+    assert not unreadable
+    assert (tmp_path / "ctx" / "mlci" / "mlci" / "cli.py").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "ctx" / "model" / "model.pkl").stat().st_mode & 0o777 == 0o644
+
+
+def test_test_and_dev_requirements_stay_out_of_the_image(tmp_path: Path) -> None:
+    # What MLflow records for a scikit-learn model trained in a process that had pytest loaded.
+    reqs = ["mlflow-skinny==3.17.2", "pytest==9.2.0", "scikit-learn==1.9.1", "skops==0.16.0", "pytest_cov>=5"]
+    pickled = context.serving_only(reqs, model_dir(tmp_path / "a", ""))
+    assert pickled.kept == ["mlflow-skinny==3.17.2", "scikit-learn==1.9.1"]
+    assert pickled.dropped == ["pytest==9.2.0", "skops==0.16.0", "pytest_cov>=5"]
+    # A model saved in the skops format is loaded by skops: it stays.
+    skops = context.serving_only(reqs, model_dir(tmp_path / "b", "", flavor="skops"))
+    assert skops.kept == ["mlflow-skinny==3.17.2", "scikit-learn==1.9.1", "skops==0.16.0"]
+    assert skops.dropped == ["pytest==9.2.0", "pytest_cov>=5"]

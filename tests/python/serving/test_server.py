@@ -179,6 +179,30 @@ def test_every_input_format_gives_the_model_predictions(server: Server, model_st
         ("x,extra\n1,2\n", "text/csv", 400, "missing columns: n, color;"),
         (split(), "text/plain", 415, "unsupported content type 'text/plain'"),
         ("x" * 30000, "application/json", 413, "request body over the limit of 20000 bytes"),
+        # Client faults that used to answer 500 (counted against the error-rate SLO) or wrap silently.
+        ('{"inputs": ' + "[" * 5000 + "]" * 5000 + "}", "application/json", 400, "nested too deeply"),
+        ('{"inputs": ' + '{"a":' * 3000 + "1" + "}" * 3000 + "}", "application/json", 400, "nested too deeply"),
+        (split([[0.5, 10**30, "red", 0.1]]), "application/json", 400, "column n: 1" + "0" * 30 + " at row 0 is out"),
+        (split([[0.5, 1, "red", 0.1], [0.5, -(10**30), "red", 0.1]]), "application/json", 400, "at row 1 is out"),
+        (split([[0.5, 2**63, "red", 0.1]]), "application/json", 400, "is out of range for long"),
+        (split([[0.5, 1e30, "red", 0.1]]), "application/json", 400, "column n: 1e+30 at row 0 is out of range"),
+        (split([[0.5, 1, "red", 0.1]]).replace("1,", "Infinity,", 1), "application/json", 400, "out of range"),
+        (split([[10**400, 1, "red", 0.1]]), "application/json", 400, "out of range for double"),
+        ('{"inputs": [' + "1" * 5000 + "]}", "application/json", 400, "malformed JSON: Exceeds the limit"),
+        ("x,n,color\n0.5," + "1" + "0" * 30 + ",red\n", "text/csv", 400, "column n: 1" + "0" * 30 + " at row 0"),
+        (
+            json.dumps({"dataframe_split": {"columns": COLUMNS, "data": [ROWS[0]], "index": [0, 1, 2]}}),
+            "application/json",
+            400,
+            "dataframe_split: index has 3 labels but data has 1 rows",
+        ),
+        (
+            json.dumps({"dataframe_split": {"columns": COLUMNS, "data": [ROWS[0]], "index": [[0, 1]]}}),
+            "application/json",
+            400,
+            "dataframe_split.index: expected a list of row labels",
+        ),
+        (split([[0.5, 0.5, 1, "red"]], ["x", "x", "n", "color"]), "application/json", 400, "given more than once: x"),
     ],
 )
 def test_bad_requests_get_a_clear_4xx_and_the_server_stays_up(

@@ -22,6 +22,7 @@ def test_defaults_are_safe_for_a_laptop() -> None:
     assert s.model_dir == Path("/opt/ml/model")
     assert s.host == "127.0.0.1"
     assert (s.port, s.max_body_bytes, s.drain_seconds, s.capture_dir) == (8080, 10 * 1024 * 1024, 2.0, None)
+    assert (s.max_inflight_bytes, s.read_timeout_seconds) == (64 * 1024 * 1024, 30.0)
 
 
 def test_flags_win_over_the_environment() -> None:

@@ -4,10 +4,15 @@ model. Training runs as a real child process through `mlci train`."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from conftest import REPO, write
 from mlci import protocol
@@ -15,7 +20,8 @@ from mlci import protocol
 STRONG = "tenure_months,monthly_charges,support_calls,senior,contract,payment_method,internet_service,region"
 WEAK = "monthly_charges"
 
-TRAIN = """\
+# The start of every test project's train.py: `--data FILE --features a,b,c`.
+TRAIN_ARGS = """\
 import argparse, os
 
 import pandas as pd
@@ -26,6 +32,11 @@ p.add_argument("--features")
 args = p.parse_args()
 df = pd.read_csv(args.data)
 features = args.features.split(",")
+"""
+
+TRAIN = (
+    TRAIN_ARGS
+    + """\
 x, y = df[features], df["churned"]
 if os.environ.get("SKIP_MODEL"):
     raise SystemExit(0)
@@ -48,6 +59,39 @@ with mlflow.start_run(run_id=os.environ["MLFLOW_RUN_ID"]):
     )
 print("trained", features)
 """
+)
+
+
+@contextmanager
+def sqlite_store(root: Path, build_url: str = "") -> Iterator[pytest.MonkeyPatch]:
+    """The working directory `root` and a sqlite MLflow store in it, for a module's tests."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN"):
+            mp.delenv(name, raising=False)
+        mp.setenv("MLFLOW_TRACKING_URI", "sqlite:///.mlci/mlflow.db")
+        # The steps' set_registry_uri() writes MLFLOW_REGISTRY_URI (absolute): set through
+        # monkeypatch, it is removed again when the module ends instead of leaking into later modules.
+        mp.setenv("MLFLOW_REGISTRY_URI", f"sqlite:///{root / '.mlci' / 'mlflow.db'}")
+        if build_url:
+            mp.setenv("BUILD_URL", build_url)
+        yield mp
+
+
+def commit_all(root: Path) -> None:
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    for argv in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "init"]):
+        subprocess.run([*git, *argv], cwd=root, check=True, capture_output=True)
+
+
+def client():  # type: ignore[no-untyped-def]
+    from mlflow import MlflowClient
+
+    return MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+
+
+def aliases(name: str) -> dict[str, str]:
+    return {a: str(v) for a, v in client().get_registered_model(name).aliases.items()}
 
 
 def config(name: str, extra: str = "") -> str:
@@ -91,15 +135,22 @@ def make_project(root: Path) -> Path:
     make_data.write_csv(holdout, root / "data" / "holdout.csv")
     write(root / "train.py", TRAIN)
     write(root / ".mlci.yml", config("churn"))
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
-    for argv in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "init"]):
-        subprocess.run([*git, *argv], cwd=root, check=True, capture_output=True)
+    commit_all(root)
     return root
 
 
-def step(command: str, name: str, root: Path, extra: str = "", **params: Any) -> tuple[int, dict[str, Any]]:
+def step(
+    command: str, name: str, root: Path, extra: str = "", render: Callable[[str, str], str] = config, **params: Any
+) -> tuple[int, dict[str, Any]]:
     """Run a step in-process with a config naming registered model `name` (one per test)."""
     cfg = root / f".mlci-{name}.yml"
     if not cfg.exists() or extra:
-        write(cfg, config(name, extra))
+        write(cfg, render(name, extra))
     return protocol.execute(command, {"configFile": str(cfg), **params})
+
+
+def champion(root: Path, name: str, run: str, render: Callable[[str, str], str] = config) -> None:
+    """Make `run` the champion of model `name` through the steps themselves."""
+    for command, params in (("validate", {"runId": run}), ("register", {"runId": run}), ("promote", {})):
+        code, result = step(command, name, root, render=render, **params)
+        assert code == 0, f"{command}: {result['summary']}"

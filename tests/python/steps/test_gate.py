@@ -8,8 +8,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
+import gatekit
 import pytest
-from gatekit import STRONG, WEAK, make_project, step
+from gatekit import STRONG, WEAK, aliases, client, make_project, sqlite_store, step
 from services.ports import refused_url
 
 from mlci.drift import reference
@@ -21,22 +22,7 @@ BUILD_URL = "https://jenkins.example.invalid/job/churn/7/"
 def gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A project, a sqlite store, and two trained runs: strong and weak (trained once)."""
     root = make_project(tmp_path_factory.mktemp("gate") / "churn")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        # MLFLOW_REGISTRY_URI too: the steps' set_registry_uri() writes it, and monkeypatch removes
-        # it again at the end of the module only if it knows the name.
-        for name in (
-            "MLFLOW_TRACKING_USERNAME",
-            "MLFLOW_TRACKING_PASSWORD",
-            "MLFLOW_TRACKING_TOKEN",
-            "MLFLOW_REGISTRY_URI",
-        ):
-            mp.delenv(name, raising=False)
-        mp.setenv("MLFLOW_TRACKING_URI", "sqlite:///.mlci/mlflow.db")
-        # The steps' set_registry_uri() writes MLFLOW_REGISTRY_URI (absolute): set through
-        # monkeypatch, it is removed again when the module ends instead of leaking into later modules.
-        mp.setenv("MLFLOW_REGISTRY_URI", f"sqlite:///{root / '.mlci' / 'mlflow.db'}")
-        mp.setenv("BUILD_URL", BUILD_URL)
+    with sqlite_store(root, BUILD_URL):
         runs = {"root": str(root)}
         for label, features in (("strong", STRONG), ("weak", WEAK)):
             code, result = step("train", "churn", root, params={"features": features})
@@ -46,22 +32,8 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         yield runs
 
 
-def client():  # type: ignore[no-untyped-def]
-    from mlflow import MlflowClient
-
-    return MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
-
-
-def aliases(name: str) -> dict[str, str]:
-    return {a: str(v) for a, v in client().get_registered_model(name).aliases.items()}
-
-
 def champion(gate: dict[str, str], name: str, run: str) -> None:
-    """Make `run` the champion of model `name` through the steps themselves."""
-    root = Path(gate["root"])
-    for command, params in (("validate", {"runId": run}), ("register", {"runId": run}), ("promote", {})):
-        code, result = step(command, name, root, **params)
-        assert code == 0, f"{command}: {result['summary']}"
+    gatekit.champion(Path(gate["root"]), name, run)
 
 
 def test_train_records_lineage_fingerprint_and_drift_reference(gate: dict[str, str]) -> None:

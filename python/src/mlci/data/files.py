@@ -58,6 +58,32 @@ def _table(path: Path, suffix: str, columns: list[str] | None, max_rows: int | N
     return pa.concat_tables(parts), rows
 
 
+def _check_columns(path: Path, names: list[str]) -> None:
+    """Two columns of one name: every step would read one and silently ignore the other."""
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InputError(
+            f"{path}: repeated column name {', '.join(repr(n) for n in repeated)}; column names must be unique"
+        )
+
+
+def _check_text(path: Path, table: Any) -> None:
+    """Arrow reads a CSV column that is not UTF-8 as bytes: name the column and the row."""
+    import pyarrow as pa
+
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if not pa.types.is_binary(column.type):
+            continue
+        for row, value in enumerate(column.to_pylist()):
+            try:
+                if value is not None:
+                    value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InputError(
+                    f"{path}: column {name!r} is not UTF-8 text (data row {row + 1}); save the file as UTF-8"
+                ) from None
+
+
 def _read_one(path: Path, columns: list[str] | None, max_rows: int | None = None) -> pd.DataFrame:
     import pandas as pd
 
@@ -71,6 +97,8 @@ def _read_one(path: Path, columns: list[str] | None, max_rows: int | None = None
         else:
             # Sampled before the conversion to pandas: 1M x 100 columns never exists twice.
             table, rows = _table(path, suffix, columns, max_rows)
+            _check_columns(path, [str(n) for n in table.column_names])
+            _check_text(path, table)
             frame = table.to_pandas()
     except InputError:
         raise
@@ -82,6 +110,7 @@ def _read_one(path: Path, columns: list[str] | None, max_rows: int | None = None
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise InputError(f"{path}: unreadable {suffix[1:].upper()} file: {first}") from None
     frame.columns = [str(c) for c in frame.columns]
+    _check_columns(path, list(frame.columns))
     frame.attrs[ROWS_ATTR] = rows
     return frame
 

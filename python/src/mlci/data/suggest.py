@@ -14,6 +14,8 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlci.errors import InputError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -45,6 +47,13 @@ def _column(name: str, values: pd.Series, margin: float, max_categories: int) ->
         return out
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if numeric:
+        infinite = ~present.astype("float64").map(math.isfinite)
+        if infinite.any():
+            row = int(infinite.to_numpy().argmax())
+            raise InputError(
+                f"column {name!r} holds {present[infinite].iloc[0]} (data row {int(present.index[row]) + 1}); "
+                "no range can be suggested: drop or fix such rows first"
+            )
         lo, hi = float(present.min()), float(present.max())
         pad = (hi - lo) * margin or abs(lo) * margin or 1.0
         integer = pd.api.types.is_integer_dtype(values) or bool((present == present.round()).all())
@@ -76,7 +85,10 @@ def suggest(
         ),
     ]
     for column in frame.columns:
-        expectations += _column(str(column), frame[column], margin, max_categories)
+        try:
+            expectations += _column(str(column), frame[column], margin, max_categories)
+        except InputError as err:
+            raise InputError(f"{source}: {err}") from None
     return {
         "name": name,
         "expectations": expectations,

@@ -10,16 +10,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlci import log
+from mlci import log, masking
 from mlci.deploy import HostResult, Outcome
 from mlci.errors import InfrastructureError, InputError
+from mlci.programs import installed
 
 if TYPE_CHECKING:
     from mlci.config import Config, DeployTarget
@@ -44,8 +43,7 @@ def playbook_dir() -> Path:
 
 
 def ansible_playbook() -> str:
-    beside = Path(sys.executable).parent / "ansible-playbook"
-    found = str(beside) if beside.is_file() else shutil.which("ansible-playbook")
+    found = installed("ansible-playbook")
     if not found:
         raise InputError("ansible-playbook not found: install mlci with its `all` extra (ansible-core)")
     return found
@@ -147,7 +145,7 @@ class AnsibleBackend:
             raise InfrastructureError("ansible-playbook", "no output pipe")
         with transcript.open("w", encoding="utf-8") as out:
             for line in proc.stdout:
-                out.write(line)
+                out.write(masking.redact(line))
                 text = line.rstrip("\n")
                 if text.strip():
                     log.raw(text)

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlci import log
+from mlci import log, masking
 from mlci.deploy import HostResult, Outcome, gate, manifests, smoke
 from mlci.deploy.kubeapi import KubeApi, kubeconfig_path
 from mlci.errors import InputError, MlciError
@@ -340,8 +340,7 @@ class KubernetesBackend:
         self.report_dir.mkdir(parents=True, exist_ok=True)
         path = self.report_dir / f"kubernetes-{self.target.name}.json"
         record = {"namespace": self.target.namespace, "image": image, "lastKnownGood": self.record_name}
-        path.write_text(json.dumps({**record, **outcome.as_dict()}, indent=2) + "\n", encoding="utf-8")
-        return path
+        return masking.write_json(path, {**record, **outcome.as_dict()})
 
 
 def _named(obj: dict[str, Any], name: str) -> bool:

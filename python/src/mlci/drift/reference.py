@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlci import bounded
 from mlci.errors import InputError
 
 if TYPE_CHECKING:
@@ -99,11 +100,12 @@ def save(reference: dict[str, Any], path: Path) -> Path:
 def load(path: Path) -> dict[str, Any]:
     """Read a reference file; a missing, unreadable or foreign file is bad input (exit 2)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = bounded.read_text(path, str(path), bounded.MAX_JSON_BYTES)
     except FileNotFoundError:
         raise InputError(f"{path}: drift reference not found (it is logged by `mlci train`)") from None
-    except (OSError, json.JSONDecodeError) as err:
-        raise InputError(f"{path}: unreadable drift reference: {err}") from None
+    except OSError as err:
+        raise InputError(f"{path}: unreadable drift reference: {err.strerror or err}") from None
+    data = bounded.json_loads(text, str(path), " in the drift reference")
     if not isinstance(data, dict) or data.get("version") != VERSION or not isinstance(data.get("columns"), dict):
         raise InputError(f"{path}: not an mlci drift reference of version {VERSION}")
     return data

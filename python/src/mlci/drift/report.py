@@ -9,6 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from mlci import masking
 from mlci.drift.check import ColumnResult, DriftResult
 from mlci.reports import Markup, html_table, write_html
 
@@ -58,9 +59,7 @@ def write_json(path: Path, doc: dict[str, Any]) -> Path:
             name: col if col["status"] != "ok" else {"status": "ok"} for name, col in doc["columns"].items()
         }
         text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text + "\n", encoding="utf-8")
-    return path
+    return masking.write_text(path, text + "\n")
 
 
 # ---------------------------------------------------------------- HTML

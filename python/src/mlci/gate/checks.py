@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlci.contracts import did_you_mean
 from mlci.errors import InputError
+from mlci.gate import metrics
 from mlci.reports import Check
 
 if TYPE_CHECKING:
@@ -48,8 +49,8 @@ def fmt(value: float | None) -> str:
     return f"{value:.4g}" if abs(value) >= 1e4 or (value != 0 and abs(value) < 1e-3) else f"{value:.4f}"
 
 
-def _required(name: str, t: Any, champion: float | None) -> list[str]:
-    op, sign = (">=", 1) if t.greater_is_better else ("<=", -1)
+def _required(t: Any, greater: bool, champion: float | None) -> list[str]:
+    op, sign = (">=", 1) if greater else ("<=", -1)
     parts = []
     if t.threshold is not None:
         parts.append(f"{op} {fmt(t.threshold)}")
@@ -64,11 +65,12 @@ def _required(name: str, t: Any, champion: float | None) -> list[str]:
 
 
 def thresholds(
-    config: dict[str, Any], candidate: dict[str, float], champion: dict[str, float] | None
+    config: dict[str, Any], candidate: dict[str, float], champion: dict[str, float] | None, task: str
 ) -> tuple[list[Check], list[MetricRow]]:
     """Apply `validate.thresholds` with `mlflow.validate_evaluation_results`, one metric at a
     time so that each metric is its own check. Without a champion only absolute thresholds
-    apply; a metric gated only relative to the champion passes with that said."""
+    apply; a metric gated only relative to the champion passes with that said. The direction
+    of each metric is the known one (gate/metrics.py), never a default."""
     from mlflow.models import MetricThreshold
     from mlflow.models.evaluation import EvaluationResult
     from mlflow.models.evaluation.validation import ModelValidationFailedException, validate_evaluation_results
@@ -85,7 +87,8 @@ def thresholds(
         # A champion whose metrics lack this one is compared on absolute terms only.
         base = None if champion is None else champion.get(name)
         champion_part = base is not None
-        kwargs: dict[str, Any] = {"threshold": t.threshold, "greater_is_better": t.greater_is_better}
+        greater = metrics.greater_is_better(task, name, t.greater_is_better)
+        kwargs: dict[str, Any] = {"threshold": t.threshold, "greater_is_better": greater}
         if champion_part:
             relative = None if t.min_relative_change is None else float(t.min_relative_change)
             kwargs |= {"min_absolute_change": t.min_absolute_change, "min_relative_change": relative}
@@ -107,7 +110,7 @@ def thresholds(
             passed = not math.isnan(value)  # NaN never passes, whatever the comparison said
         except ModelValidationFailedException:
             passed = False
-        required = " and ".join(_required(name, t, base if champion_part else None))
+        required = " and ".join(_required(t, greater, base if champion_part else None))
         against = f" vs champion {fmt(base)}" if base is not None else ""
         verdict = "meets" if passed else "misses"
         checks.append(Check(f"metric {name}", passed, f"{name} {fmt(value)}{against}: {verdict} {required}"))
@@ -155,14 +158,7 @@ class SliceResult:
 def _scorer(metric: str, task: str, labels: list[Any], key: str) -> Callable[[Any, Any], float]:
     fn = _classification(metric) if task == "classification" else _regression(metric)
     if fn is None:
-        names = (
-            ["accuracy_score", "f1_score", "precision_score", "recall_score"]
-            if task == "classification"
-            else ["mean_absolute_error", "mean_squared_error", "root_mean_squared_error", "r2_score", "max_error"]
-        )
-        raise InputError(
-            f"{key}: no per-slice metric {metric!r} for {task}{did_you_mean(metric, names)} (one of {', '.join(names)})"
-        )
+        raise InputError(f"{key}: {metrics.slice_problem(task, metric)}")
     if task == "classification" and metric != "accuracy_score":
         # MLflow's conventions: binary metrics for the positive (larger) label, else weighted.
         kwargs: dict[str, Any] = {"zero_division": 0}

@@ -37,8 +37,24 @@ def load(uri: str, workdir: Path) -> Loaded:
     return Loaded(model, size, time.monotonic() - started)
 
 
-def features(frame: pd.DataFrame, target: str) -> pd.DataFrame:
-    return frame.drop(columns=[target])
+def input_columns(model: Any, frame: pd.DataFrame, target: str) -> list[str]:
+    """The holdout columns the model takes: its signature's inputs, else the feature names its
+    estimator was fitted on, else every column but the label. Others (an id, a column only
+    slices use) never reach the model: a plain scikit-learn estimator refuses unseen names."""
+    schema = model.metadata.get_input_schema()
+    if schema is not None and schema.has_input_names():
+        names = set(schema.input_names())
+    else:
+        try:
+            fitted = getattr(model.get_raw_model(), "feature_names_in_", None)
+        except Exception:  # a flavor without a raw model to ask: no names to go by
+            fitted = None
+        names = {str(n) for n in fitted} if fitted is not None else set(frame.columns)
+    return [c for c in frame.columns if c != target and c in names]
+
+
+def features(model: Any, frame: pd.DataFrame, target: str) -> pd.DataFrame:
+    return frame[input_columns(model, frame, target)]
 
 
 def quiet_mlflow() -> None:
@@ -53,10 +69,11 @@ def predict(model: Any, frame: pd.DataFrame, target: str, holdout: str) -> Any:
     from mlflow.exceptions import MlflowException
 
     schema = model.metadata.get_input_schema()
+    taken = input_columns(model, frame, target)
+    extra = [c for c in frame.columns if c != target and c not in taken]
+    if extra:
+        log.info(f"{holdout}: columns the model does not take are left out of predictions: {', '.join(extra)}")
     if schema is not None and schema.has_input_names():
-        extra = [c for c in frame.columns if c != target and c not in schema.input_names()]
-        if extra:
-            log.info(f"{holdout}: columns the model's signature does not take are ignored: {', '.join(extra)}")
         missing = [c.name for c in schema.inputs if c.required and c.name not in frame.columns]
         if missing:
             raise InputError(
@@ -64,7 +81,7 @@ def predict(model: Any, frame: pd.DataFrame, target: str, holdout: str) -> Any:
                 f"missing column(s) {', '.join(missing)}"
             )
     try:
-        return model.predict(features(frame, target))
+        return model.predict(frame[taken])
     except MlflowException as err:
         # MLflow's message starts with a dump of the data; its last line says what is wrong.
         reason = str(err.message).strip().splitlines()[-1]
@@ -81,7 +98,7 @@ def metrics(model: Any, frame: pd.DataFrame, target: str, task: str) -> dict[str
 
     result = mlflow.models.evaluate(  # type: ignore[no-untyped-call]
         model,
-        frame,
+        frame[[*input_columns(model, frame, target), target]],
         targets=target,
         model_type=MODEL_TYPES[task],
         evaluators=["default"],
@@ -93,7 +110,7 @@ def metrics(model: Any, frame: pd.DataFrame, target: str, task: str) -> dict[str
 
 def latency_p95_ms(model: Any, frame: pd.DataFrame, target: str, rows: int, repeats: int) -> float:
     """p95 wall time of `predict` on `rows` holdout rows (resampled when the holdout is smaller)."""
-    batch = features(frame, target)
+    batch = features(model, frame, target)
     batch = batch.sample(n=rows, replace=len(batch) < rows, random_state=0) if rows != len(batch) else batch
     model.predict(batch)  # warm-up: first-call caches are not latency
     times = []

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mlci.gate.checks import MetricRow, SliceResult, fmt
-from mlci.reports import Check, Markup, html_table, status, write_html
+from mlci.reports import Check, Markup, html_table, md, md_code, status, write_html
 
 BLUE, GREY = "#3366aa", "#aaaaaa"
 SVG = 'xmlns="http://www.w3.org/2000/svg" font-family="sans-serif"'
@@ -142,7 +142,7 @@ def write_html_report(path: Path, gate: Gate) -> Path:
     body = [
         f"<p>{status(gate.passed)} Run <code>{html.escape(gate.run_id)}</code> "
         f"on <code>{html.escape(gate.holdout)}</code> "
-        f"(digest <code>{gate.holdout_digest[:12]}</code>). {html.escape(gate.champion_line)}</p>",
+        f"(digest <code>{html.escape(gate.holdout_digest[:12])}</code>). {html.escape(gate.champion_line)}</p>",
         "<h2>Checks</h2>",
         html_table(
             ["check", "status", "observed against required"],
@@ -178,29 +178,30 @@ def write_html_report(path: Path, gate: Gate) -> Path:
 
 
 def markdown(gate: Gate) -> str:
+    # Metric, check and slice names come from config, data or the model: every one is escaped.
     failing = [c for c in gate.checks if not c.passed]
     head = "passed" if gate.passed else f"FAILED ({len(failing)} of {len(gate.checks)} checks)"
     lines = [
-        f"### mlci validate: {gate.model} {head}",
+        f"### mlci validate: {md(gate.model)} {head}",
         "",
-        f"Candidate run `{gate.run_id}`, holdout `{gate.holdout}` (digest `{gate.holdout_digest[:12]}`). "
-        f"{gate.champion_line}",
+        f"Candidate run {md_code(gate.run_id)}, holdout {md_code(gate.holdout)} "
+        f"(digest {md_code(gate.holdout_digest[:12])}). {md(gate.champion_line)}",
         "",
     ]
     if failing:
-        lines += ["**Failing checks**", ""] + [f"- {c.name}: {c.message}" for c in failing] + [""]
+        lines += ["**Failing checks**", ""] + [f"- {md(c.name)}: {md(c.message)}" for c in failing] + [""]
     lines += ["| metric | candidate | champion | Δ | Δ% | gate |", "| --- | --- | --- | --- | --- | --- |"]
     for r in gate.rows:
         if r.gated:
             mark = "pass" if r.passed else "**FAIL**"
             lines.append(
-                f"| {r.name} | {fmt(r.candidate)} | {fmt(r.champion)} | {_delta(r.delta)} | "
+                f"| {md(r.name)} | {fmt(r.candidate)} | {fmt(r.champion)} | {_delta(r.delta)} | "
                 f"{_pct(r.delta_pct)} | {mark} |"
             )
     others = [c for c in gate.checks if not c.name.startswith("metric ")]
     if others:
         lines += ["", "| check | status | detail |", "| --- | --- | --- |"]
-        lines += [f"| {c.name} | {'pass' if c.passed else '**FAIL**'} | {c.message} |" for c in others]
+        lines += [f"| {md(c.name)} | {'pass' if c.passed else '**FAIL**'} | {md(c.message)} |" for c in others]
     return "\n".join(lines) + "\n"
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlci import log
+from mlci import log, masking
 from mlci.errors import InfrastructureError, InputError
 from mlci.image import engine
 
@@ -62,14 +62,14 @@ def build(ctx_dir: Path, tag: str, log_file: Path) -> Built:
                     elif line.strip() == "---> Using cache":
                         cached += 1
     except BuildError as err:
-        log_file.write_text("".join(lines), encoding="utf-8")
+        masking.write_text(log_file, "".join(lines))
         tail = "".join(lines[-20:])
         log.raw(tail)
         raise InfrastructureError(engine.service(), f"image build failed: {err.msg} (full log: {log_file})") from None
     except APIError as err:
-        log_file.write_text("".join(lines), encoding="utf-8")
+        masking.write_text(log_file, "".join(lines))
         raise InfrastructureError(engine.service(), f"image build failed: {err.explanation or err}") from None
-    log_file.write_text("".join(lines), encoding="utf-8")
+    masking.write_text(log_file, "".join(lines))
     image = dc.images.get(tag)
     seconds = time.monotonic() - started
     log.info(
@@ -109,6 +109,25 @@ def remote_digest(ref: str) -> str | None:
 def local_digests(image_id: str, repository: str) -> set[str]:
     image = engine.client().images.get(image_id)
     return {d.split("@", 1)[1] for d in image.attrs.get("RepoDigests") or [] if d.split("@", 1)[0] == repository}
+
+
+def taken(repository: str, tag: str, run_id: str, uri: str) -> TagTaken | None:
+    """Before a build: the tag the registry already holds for another model, or None. A tag
+    whose digest a local image of this same model carries (a rebuild on this agent) is not
+    taken: the build is then mostly cached and the push re-checks the digest it gives."""
+    from docker.errors import ImageNotFound
+
+    ref = f"{repository}:{tag}"
+    existing = remote_digest(ref)
+    if existing is None:
+        return None
+    try:
+        labels = engine.client().images.get(f"{repository}@{existing}").labels or {}
+    except ImageNotFound:
+        labels = {}
+    if labels.get("io.mlci.model.run_id") == run_id and labels.get("io.mlci.model.uri") == uri:
+        return None
+    return TagTaken(ref, existing)
 
 
 def push(repository: str, tag: str, image_id: str, overwrite: bool) -> str:

@@ -18,11 +18,13 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from mlci import __version__, log
 from mlci.errors import InfrastructureError, InputError
 from mlci.image.source import ModelSource
+from mlci.programs import installed
 
 VENV = "/opt/mlci/venv"
 MODEL_DIR = "/opt/ml/model"
@@ -34,10 +36,41 @@ PYTHON_TAG = "3.11"
 FIXED_MTIME = 1580601600  # 2020-02-02, the timestamp wheel builds use
 # Packages only mlflow's client imports (model loading through mlflow.pyfunc, tracking).
 CLIENT_ONLY = ("mlflow", "databricks", "opentelemetry", "google", "git", "fastapi", "starlette")
+# Requirements MLflow infers from what the training process had imported that serving never
+# needs: test runners and notebook/lint tooling (scikit-learn imports pytest only when it is
+# installed). `skops` is kept only for a model saved in the skops format.
+DEV_ONLY = re.compile(r"^(pytest(-.+)?|coverage|hypothesis|mypy|ruff|black|flake8|pylint|ipython|ipykernel|jupyter.*)$")
+REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+@dataclass(frozen=True)
+class Requirements:
+    kept: list[str]
+    dropped: list[str]  # in the model's requirements.txt, not installed in the image
 
 
 def cache_dir() -> Path:
     return Path(os.environ.get("MLCI_CACHE_DIR") or Path.home() / ".cache" / "mlci")
+
+
+def _name(requirement: str) -> str:
+    match = REQUIREMENT_NAME.match(requirement)
+    return re.sub(r"[._-]+", "-", match[1]).lower() if match else requirement
+
+
+def serving_only(requirements: list[str], model_dir: Path) -> Requirements:
+    """Split the model's requirements into what serving needs and test/dev-only packages."""
+    from mlci.serving.model import read_mlmodel
+
+    sklearn = read_mlmodel(model_dir).get("flavors", {}).get("sklearn") or {}
+    needs_skops = sklearn.get("serialization_format") == "skops"
+    kept: list[str] = []
+    dropped: list[str] = []
+    for req in requirements:
+        name = _name(req)
+        unused = DEV_ONLY.match(name) or (name == "skops" and not needs_skops)
+        (dropped if unused else kept).append(req)
+    return Requirements(kept, dropped)
 
 
 def model_requirements(model_dir: Path) -> list[str]:
@@ -75,7 +108,7 @@ def _pip() -> list[str]:
     if importlib.util.find_spec("pip") is not None:
         return [sys.executable, "-m", "pip"]
     for name in ("pip3", "pip"):
-        exe = shutil.which(name)
+        exe = installed(name)
         if exe:
             return [exe]
     raise InputError("no pip found (needed to fetch wheels on the host); install pip or put it on PATH")
@@ -100,7 +133,7 @@ def mlci_wheel() -> Path:
     wheels = sorted(out.glob("mlci-*.whl"))
     if wheels:
         return wheels[0]
-    uv = shutil.which("uv")
+    uv = installed("uv")
     argv = (
         [uv, "build", "--wheel", "--out-dir", str(out), str(root)]
         if uv
@@ -252,9 +285,31 @@ def unpack_wheel(wheel: Path, target: Path) -> None:
         os.utime(path, (FIXED_MTIME, FIXED_MTIME), follow_symlinks=False)
 
 
-def assemble(ctx_dir: Path, model: ModelSource, base_image: str) -> dict[str, str]:
+def world_readable(root: Path) -> None:
+    """Modes set explicitly, whatever the agent's umask: the classic builder copies them into
+    the image, root-owned, and under umask 0027 (Jenkins run from Tomcat) files would be 0640
+    and unreadable to the image's non-root user. Directories and executables 0755, files 0644."""
+    for path in [root, *root.rglob("*")]:
+        if path.is_symlink():
+            continue
+        mode = path.stat().st_mode
+        want = 0o755 if path.is_dir() or mode & 0o100 else 0o644
+        if mode & 0o7777 != want:  # hard-linked cached wheels are usually right already
+            path.chmod(want)
+
+
+@dataclass(frozen=True)
+class Assembled:
+    labels: dict[str, str]
+    dropped: list[str]  # the model's requirements left out of the image
+
+
+def assemble(ctx_dir: Path, model: ModelSource, base_image: str) -> Assembled:
     """Fill `ctx_dir` (wheels, mlci, model, Dockerfile); return the image labels."""
-    requirements = list(dict.fromkeys(serving_requirements() + model_requirements(model.path)))
+    wanted = serving_only(model_requirements(model.path), model.path)
+    if wanted.dropped:
+        log.info(f"not installed in the image (test/dev only): {', '.join(wanted.dropped)}")
+    requirements = list(dict.fromkeys(serving_requirements() + wanted.kept))
     wheel_dir = wheels(requirements)
     target = ctx_dir / "wheels"
     shutil.rmtree(target, ignore_errors=True)
@@ -274,4 +329,5 @@ def assemble(ctx_dir: Path, model: ModelSource, base_image: str) -> dict[str, st
     text = dockerfile(base_image, model, image_labels, lean_bytecode(ctx_dir / "model"))
     (ctx_dir / "Dockerfile").write_text(text, encoding="utf-8")
     (ctx_dir / ".dockerignore").write_text("**/__pycache__\n", encoding="utf-8")
-    return image_labels
+    world_readable(ctx_dir)
+    return Assembled(image_labels, wanted.dropped)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import yaml
 
 from mlci import log
 from mlci.errors import InputError
+from mlci.programs import installed
 
 RESOURCES = Path(__file__).parent / "resources"
 DASHBOARD, RULES, SCRAPE = "mlci-dashboard.json", "mlci-alerts.yml", "prometheus-scrape.yml"
@@ -32,8 +32,7 @@ SERVER_GROUP = "model_servers"
 
 
 def _inventory(path: Path) -> dict[str, Any]:
-    beside = Path(sys.executable).parent / "ansible-inventory"
-    exe = str(beside) if beside.is_file() else shutil.which("ansible-inventory")
+    exe = installed("ansible-inventory")
     if not exe:
         raise InputError("ansible-inventory not found: install mlci with its `all` extra (ansible-core)")
     done = subprocess.run([exe, "-i", str(path), "--list"], capture_output=True, text=True, check=False)

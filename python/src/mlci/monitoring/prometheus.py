@@ -12,6 +12,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from mlci import masking
 from mlci.errors import InfrastructureError
 
 TIMEOUT_SECONDS = 10
@@ -30,7 +31,7 @@ def query(url: str, promql: str) -> list[Sample]:
     except (OSError, ValueError) as err:  # URLError, timeouts, a bad URL, a body that is not JSON
         raise InfrastructureError(service, f"unreachable or not Prometheus ({err})") from None
     if body.get("status") != "success":
-        raise InfrastructureError(service, f"query {promql!r} failed: {body.get('error', body)}")
+        raise InfrastructureError(service, f"query {promql!r} failed: {masking.excerpt(str(body.get('error', body)))}")
     data = body.get("data", {})
     if data.get("resultType") == "scalar":
         return [({}, float(data["result"][1]))]
@@ -39,7 +40,7 @@ def query(url: str, promql: str) -> list[Sample]:
 
 def _error(err: urllib.error.HTTPError) -> str:
     try:
-        return str(json.loads(err.read()).get("error", err.reason))
+        return masking.excerpt(str(json.loads(err.read()).get("error", err.reason)))
     except (OSError, ValueError, AttributeError):
         return str(err.reason)
 

@@ -16,6 +16,7 @@ from typing import Any
 from mlci import log
 from mlci.serving import model as model_mod
 from mlci.serving.batcher import Batcher
+from mlci.serving.bounds import ByteBudget, Hold
 from mlci.serving.capture import Capture
 from mlci.serving.metrics import Metrics
 from mlci.serving.payload import BadRequest, conform, parse
@@ -32,14 +33,21 @@ KNOWN_PATHS = {"/invocations", "/livez", "/version", "/metrics", *READY_PATHS}
 
 
 class Response(Exception):
-    def __init__(self, status: int, body: bytes, content_type: bytes = JSON) -> None:
+    def __init__(
+        self, status: int, body: bytes, content_type: bytes = JSON, headers: tuple[tuple[bytes, bytes], ...] = ()
+    ) -> None:
         self.status = status
         self.body = body
         self.content_type = content_type
+        self.headers = headers
 
 
-def error(status: int, code: str, message: str) -> Response:
-    return Response(status, json.dumps({"error_code": code, "message": message}).encode())
+def error(status: int, code: str, message: str, *headers: tuple[bytes, bytes]) -> Response:
+    return Response(status, json.dumps({"error_code": code, "message": message}).encode(), headers=headers)
+
+
+# The body was not read to its end: the connection cannot carry another request.
+CLOSE = (b"connection", b"close")
 
 
 class App:
@@ -58,6 +66,7 @@ class App:
         self.load_error: str | None = None
         self.exit_code = 3
         self.loaded = threading.Event()  # set when loading ended, well or not
+        self.budget = ByteBudget(settings.max_inflight_bytes)
         self.mlflow_version = _mlflow_version()
 
     # ------------------------------------------------------------ loading
@@ -108,18 +117,19 @@ class App:
         path = scope["path"]
         try:
             status, body, content_type = 200, b"", TEXT
+            extra: tuple[tuple[bytes, bytes], ...] = ()
             try:
                 status, body, content_type = await self._route(scope, receive, path)
             except Response as resp:
-                status, body, content_type = resp.status, resp.body, resp.content_type
+                status, body, content_type, extra = resp.status, resp.body, resp.content_type, resp.headers
             except Exception as err:
                 log.error(f"{path}: unexpected {type(err).__name__}: {err}")
                 crash = error(500, "INTERNAL_ERROR", f"unexpected {type(err).__name__} in the server; see its log")
                 status, body, content_type = crash.status, crash.body, crash.content_type
-            headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-            if self.draining or status == 413:
+            headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *extra]
+            if self.draining and CLOSE not in headers:
                 # Move clients off this connection before it closes: no request races the close.
-                headers.append((b"connection", b"close"))
+                headers.append(CLOSE)
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
         finally:
@@ -150,38 +160,78 @@ class App:
 
         return 200, generate_latest(self.metrics.registry), CONTENT_TYPE_LATEST.encode()
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+    async def _read_body(self, scope: Scope, receive: Receive, hold: Hold) -> bytes:
+        """The whole body, held in the budget; 413, 503 SERVER_BUSY or 408 otherwise."""
         limit = self.settings.max_body_bytes
-        too_big = error(413, "REQUEST_TOO_LARGE", f"request body over the limit of {limit} bytes (--max-body-bytes)")
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                raise too_big
+        too_big = error(
+            413, "REQUEST_TOO_LARGE", f"request body over the limit of {limit} bytes (--max-body-bytes)", CLOSE
+        )
+        declared = next((int(v) for n, v in scope["headers"] if n == b"content-length" and v.isdigit()), 0)
+        if declared > limit:
+            raise too_big
+        deadline = time.monotonic() + self.settings.read_timeout_seconds
+        busy = not hold.grow(declared)
         chunks: list[bytes] = []
         size = 0
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0.0))
+            except TimeoutError:
+                raise error(
+                    408,
+                    "REQUEST_TIMEOUT",
+                    f"the request body took longer than {self.settings.read_timeout_seconds:g} s (--read-timeout)",
+                    CLOSE,
+                ) from None
             if message["type"] == "http.disconnect":
                 raise error(400, "BAD_REQUEST", "client disconnected before sending the whole body")
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
                 raise too_big
-            chunks.append(chunk)
+            busy = busy or not hold.grow(size)
+            if not busy:  # a refused body is read and dropped: the client reads the 503, not a reset
+                chunks.append(chunk)
             if not message.get("more_body", False):
-                return b"".join(chunks)
+                break
+        if busy:
+            raise error(
+                503,
+                "SERVER_BUSY",
+                f"request bodies in progress are at the limit of {self.budget.limit} bytes (--max-inflight-bytes); "
+                "retry",
+                (b"retry-after", b"1"),
+            )
+        return b"".join(chunks)
 
     async def _invocations(self, scope: Scope, receive: Receive) -> bytes:
         # While draining, requests still in the pipe are served: the load balancer is moving away.
         served, batcher = self.model, self.batcher
         if not self.warmed or served is None or batcher is None:
             raise error(503, "NOT_READY", "the model is not loaded yet; retry when /health answers 200")
-        body = await self._read_body(scope, receive)
+        hold = self.budget.hold()
+        try:
+            return await self._predict(scope, receive, served, batcher, hold)
+        finally:
+            hold.release()
+
+    async def _predict(
+        self, scope: Scope, receive: Receive, served: model_mod.ServedModel, batcher: Batcher, hold: Hold
+    ) -> bytes:
+        body = await self._read_body(scope, receive, hold)
         content_type = next((v.decode("latin-1") for n, v in scope["headers"] if n == b"content-type"), "")
         try:
             parsed = parse(body, content_type, served.columns)
             frame = conform(parsed.frame, served.columns)
         except BadRequest as err:
             raise error(err.status, err.code, str(err)) from None
+        except RecursionError:
+            raise error(400, "BAD_REQUEST", "the input is nested too deeply") from None
+        except Exception as err:
+            # Only the body differs between requests: an input pandas cannot take is the client's
+            # fault, and a 500 would count against the error-rate SLO and fail a canary.
+            log.warn(f"/invocations: input not readable: {type(err).__name__}: {err}")
+            raise error(400, "BAD_REQUEST", f"cannot read the input: {type(err).__name__}: {_short(err)}") from None
         self.metrics.rows.observe(len(frame))
         if self.capture is not None and self.capture.sampled():
             self._capture(frame)
@@ -217,6 +267,11 @@ def _model_error(err: Exception) -> Response:
         return error(400, "BAD_REQUEST", f"the model rejected the input: {type(err).__name__}: {err}")
     log.error(f"predict failed: {type(err).__name__}: {err}")
     return error(500, "PREDICT_FAILED", f"the model failed: {type(err).__name__}: {err}")
+
+
+def _short(err: Exception, limit: int = 200) -> str:
+    text = str(err)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _mlflow_version() -> str:

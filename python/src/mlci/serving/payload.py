@@ -7,6 +7,7 @@ JSON bodies carry one of `dataframe_split`, `dataframe_records`, `instances` or 
 
 from __future__ import annotations
 
+import collections
 import io
 import json
 import math
@@ -19,6 +20,9 @@ from mlci.serving.model import Column
 INPUT_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 INTEGER_TYPES = ("long", "integer")
 FLOAT_TYPES = ("double", "float")
+# What the signature's types hold: a value outside is the client's error, never a silent wrap.
+INTEGER_RANGES = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
+FLOAT_LIMITS = {"float": 3.4028234663852886e38, "double": 1.7976931348623157e308}
 
 
 class BadRequest(Exception):
@@ -48,7 +52,9 @@ def parse(body: bytes, content_type: str, columns: Sequence[Column]) -> Parsed:
         )
     try:
         doc = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except RecursionError:
+        raise BadRequest("malformed JSON: nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as err:  # ValueError: also an integer of over 4300 digits
         raise BadRequest(f"malformed JSON: {err}") from None
     if not isinstance(doc, dict):
         raise BadRequest(f"expected a JSON object with one of {', '.join(INPUT_KEYS)}")
@@ -72,6 +78,7 @@ def _frame(key: str, value: Any, columns: Sequence[Column]) -> Any:
         if key == "dataframe_split":
             if not isinstance(value, dict) or not isinstance(value.get("data"), list):
                 raise BadRequest('dataframe_split: expected {"columns": [...], "data": [[...], ...]}')
+            _check_split(value)
             return pd.DataFrame(value["data"], columns=value.get("columns"), index=value.get("index"))
         if key == "dataframe_records":
             if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
@@ -91,6 +98,23 @@ def _frame(key: str, value: Any, columns: Sequence[Column]) -> Any:
         raise
     except (ValueError, TypeError) as err:
         raise BadRequest(f"{key}: cannot make a table of it: {err}") from None
+
+
+def _check_split(value: dict[str, Any]) -> None:
+    """Shapes pandas would broadcast instead of refusing: one prediction per row sent, no more."""
+    data, columns, index = value["data"], value.get("columns"), value.get("index")
+    if columns is not None and (not isinstance(columns, list) or not all(isinstance(c, str) for c in columns)):
+        raise BadRequest("dataframe_split.columns: expected a list of column names")
+    if index is None:
+        return
+    if not isinstance(index, list) or not all(_is_label(i) for i in index):
+        raise BadRequest("dataframe_split.index: expected a list of row labels (numbers or strings)")
+    if len(index) != len(data):
+        raise BadRequest(f"dataframe_split: index has {len(index)} labels but data has {len(data)} rows")
+
+
+def _is_label(value: Any) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
 
 
 def _csv(body: bytes) -> Any:
@@ -119,7 +143,11 @@ def conform(frame: Any, columns: Sequence[Column]) -> Any:
         return frame
     if len(frame) == 0:
         raise BadRequest("no rows to predict")
-    present = set(map(str, frame.columns))
+    counts = collections.Counter(map(str, frame.columns))
+    present = set(counts)
+    twice = sorted(c.name for c in columns if counts[c.name] > 1)
+    if twice:
+        raise BadRequest(f"column{'s' if len(twice) > 1 else ''} given more than once: {', '.join(twice)}")
     missing = [c.name for c in columns if c.required and c.name not in present]
     if missing:
         expected = ", ".join(f"{c.name} ({c.type})" for c in columns)
@@ -143,23 +171,34 @@ def _typed(series: Any, col: Column) -> Any:
 
     kind = series.dtype.kind
     if col.type in INTEGER_TYPES:
+        low, high = INTEGER_RANGES[col.type]
+        dtype = "int32" if col.type == "integer" else "int64"
         if kind in "iu":
-            return series.astype("int32" if col.type == "integer" else "int64")
-        if kind == "f":
-            ok = series.notna() & (series == np.floor(series))
-            if bool(ok.all()):
-                return series.astype("int64")
-        else:
-            ok = series.map(lambda v: isinstance(v, int) and not isinstance(v, bool))
+            ok = (series >= low) & (series <= high)
+        elif kind == "f":
+            # Compare as floats: 2**63 itself rounds into range, so the upper bound is exclusive.
+            ok = series.notna() & (series == np.floor(series)) & (series >= float(low)) & (series < float(high) + 1)
+        else:  # objects: Python ints beyond 64 bits land here, as do strings and nested values
+            ok = series.map(lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high)
+        if bool(ok.all()):
+            return series.astype(dtype)
         row, value = _bad_value(series, ok)
+        if _is_number(value) and not math.isnan(value) and (math.isinf(value) or value == math.floor(value)):
+            raise BadRequest(
+                f"column {col.name}: {_show(value)} at row {row} is out of range for {col.type} ({low} to {high})"
+            )
         raise BadRequest(f"column {col.name}: expected an integer ({col.type}), got {_show(value)} at row {row}")
     if col.type in FLOAT_TYPES:
+        limit = FLOAT_LIMITS[col.type]
         if kind in "iuf":
-            return series.astype("float32" if col.type == "float" else "float64")
-        ok = series.map(lambda v: v is None or (isinstance(v, int | float) and not isinstance(v, bool)))
+            ok = series.isna() | ~np.isfinite(series) | (series.abs() <= limit)
+        else:
+            ok = series.map(lambda v: v is None or (_is_number(v) and _fits(v, limit)))
         if bool(ok.all()):
-            return pd.to_numeric(series).astype("float64")
+            return pd.to_numeric(series).astype("float32" if col.type == "float" else "float64")
         row, value = _bad_value(series, ok)
+        if _is_number(value):
+            raise BadRequest(f"column {col.name}: {_show(value)} at row {row} is out of range for {col.type}")
         raise BadRequest(f"column {col.name}: expected a number ({col.type}), got {_show(value)} at row {row}")
     if col.type == "string":
         if str(series.dtype) in ("str", "string"):
@@ -175,10 +214,24 @@ def _typed(series: Any, col: Column) -> Any:
     if col.type == "boolean":
         if kind == "b":
             return series
-        raise BadRequest(
-            f"column {col.name}: expected true or false, got {_show(series.iloc[0])} at row {series.index[0]}"
-        )
+        ok = series.map(lambda v: isinstance(v, bool))
+        row, value = _bad_value(series, ok) if not bool(ok.all()) else (series.index[0], series.iloc[0])
+        raise BadRequest(f"column {col.name}: expected true or false, got {_show(value)} at row {row}")
     return series  # datetime, binary: the model's own enforcement applies
+
+
+def _is_number(value: Any) -> bool:
+    import numpy as np
+
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_)
+
+
+def _fits(value: Any, limit: float) -> bool:
+    try:
+        number = float(value)
+    except OverflowError:  # a Python int beyond any float
+        return False
+    return not math.isfinite(number) or abs(number) <= limit
 
 
 def _show(value: Any) -> str:

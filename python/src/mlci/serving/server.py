@@ -16,6 +16,7 @@ import uvicorn
 from mlci import log
 from mlci.errors import InputError
 from mlci.serving.app import App
+from mlci.serving.bounds import BoundedH11Protocol
 from mlci.serving.settings import Settings
 
 
@@ -50,12 +51,17 @@ def serve(settings: Settings) -> int:
         raise InputError(f"{settings.model_dir}: no MLmodel file; --model-dir must be an MLflow model directory")
     if not 0 <= settings.capture_rate <= 1:
         raise InputError(f"--capture-rate: expected a share between 0 and 1, got {settings.capture_rate}")
+    if settings.max_inflight_bytes <= 0:
+        raise InputError(f"--max-inflight-bytes: expected a positive size in bytes, got {settings.max_inflight_bytes}")
+    if not 0 < settings.read_timeout_seconds < float("inf"):
+        raise InputError(f"--read-timeout: expected positive seconds, got {settings.read_timeout_seconds}")
     app = App(settings)
+    protocol = type("Protocol", (BoundedH11Protocol,), {"read_timeout": settings.read_timeout_seconds})
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
-        http="h11",
+        http=protocol,
         loop="asyncio",
         lifespan="off",
         access_log=False,

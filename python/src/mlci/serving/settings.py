@@ -17,6 +17,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = 10 * 1024 * 1024
+    # Bodies of requests in progress, together: parsing costs about 5x a body's size in memory.
+    max_inflight_bytes: int = 64 * 1024 * 1024
+    read_timeout_seconds: float = 30.0
     timeout_seconds: float = 60.0
     max_batch_rows: int = 1000
     drain_seconds: float = 2.0
@@ -33,6 +36,20 @@ FLAGS: tuple[tuple[str, str, str, type, str], ...] = (
     ("--host", "host", "MLCI_HOST", str, "address to listen on (default 127.0.0.1; images use 0.0.0.0)"),
     ("--port", "port", "MLCI_PORT", int, "port (default 8080)"),
     ("--max-body-bytes", "max_body_bytes", "MLCI_MAX_BODY_BYTES", int, "larger request bodies get 413"),
+    (
+        "--max-inflight-bytes",
+        "max_inflight_bytes",
+        "MLCI_MAX_INFLIGHT_BYTES",
+        int,
+        "bodies of concurrent requests together; beyond it 503 SERVER_BUSY",
+    ),
+    (
+        "--read-timeout",
+        "read_timeout_seconds",
+        "MLCI_READ_TIMEOUT_SECONDS",
+        float,
+        "a client slower to send a request's head, or then its body, gets 408 and is disconnected",
+    ),
     ("--timeout", "timeout_seconds", "MLCI_TIMEOUT_SECONDS", float, "a prediction taking longer gets 503"),
     (
         "--max-batch-rows",

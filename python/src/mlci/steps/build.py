@@ -7,33 +7,30 @@ build log are kept under the step's reports; outputs carry the pushed digest and
 
 from __future__ import annotations
 
-import json
 import shutil
 
-from mlci import log
+from mlci import log, masking, tracking
 from mlci.errors import InputError
 from mlci.image import build, context, engine, source
 from mlci.protocol import StepContext, StepResult
 
 # The alias the register stage gives the version that passed validation.
 CANDIDATE_ALIAS = "challenger"
+NEVER_MOVED = "a model version's tag is never moved silently (overwriteTag: true to replace it)"
 
 
 def run(ctx: StepContext) -> StepResult:
     cfg = ctx.config
     opts = ctx.options
-    if cfg.mlflow.tracking_uri:
-        import mlflow
-
-        mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
-        if cfg.mlflow.registry_uri:
-            mlflow.set_registry_uri(cfg.mlflow.registry_uri)
     uri = opts.get("modelUri") or f"models:/{cfg.model.name}@{CANDIDATE_ALIAS}"
+    # The same server, timeouts and credentials as every other step (tracking.connect).
+    srv = tracking.server(cfg, ctx.project_dir)
+    client = tracking.connect(srv)
     engine.client()  # no daemon, no build: say so before downloading anything
     work = ctx.report_dir / "context"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    model = source.resolve(uri, work / "model", cfg.model.name)
+    model = source.resolve(uri, work / "model", cfg.model.name, client, srv)
     repository = cfg.image.repository or cfg.model.name
     if cfg.image.registry:
         repository = f"{cfg.image.registry}/{repository}"
@@ -45,7 +42,14 @@ def run(ctx: StepContext) -> StepResult:
         f"model {model.name} {model.version or model.run_id} from {uri}; "
         f"image {repository}:{tag} on {cfg.image.base_image}"
     )
-    labels = context.assemble(work, model, cfg.image.base_image)
+    push = bool(opts.get("push", True))
+    overwrite = bool(opts.get("overwriteTag", False))
+    if push and not cfg.image.registry:
+        raise InputError("image.registry: not set; set it in .mlci.yml (or the registry param), or pass push: false")
+    # A taken tag is refused before the build (minutes when cold), not after it.
+    if push and not overwrite and (held := build.taken(repository, tag, model.run_id, model.uri)):
+        return StepResult("failed", f"{held}; {NEVER_MOVED}", {"image": f"{repository}:{tag}", "digest": None})
+    assembled = context.assemble(work, model, cfg.image.base_image)
     built = build.build(work, f"{repository}:{tag}", ctx.report_dir / "build.log")
     outputs: dict[str, object] = {
         "image": f"{repository}:{tag}",
@@ -55,31 +59,22 @@ def run(ctx: StepContext) -> StepResult:
         "modelName": model.name,
         "modelVersion": model.version,
         "runId": model.run_id,
+        "droppedRequirements": assembled.dropped,
         "digest": None,
         "reference": None,
     }
-    push = bool(opts.get("push", True))
     summary = f"built {repository}:{tag} ({built.size_bytes / 1e6:.0f} MB, {built.seconds:.1f} s)"
     if push:
-        if not cfg.image.registry:
-            raise InputError(
-                "image.registry: not set; set it in .mlci.yml (or the registry param), or pass push: false"
-            )
         try:
-            digest = build.push(repository, tag, built.image_id, bool(opts.get("overwriteTag", False)))
+            digest = build.push(repository, tag, built.image_id, overwrite)
         except build.TagTaken as err:
-            return StepResult(
-                "failed",
-                f"{err}; a model version's tag is never moved silently (overwriteTag: true to replace it)",
-                outputs,
-            )
+            return StepResult("failed", f"{err}; {NEVER_MOVED}", outputs)
         outputs.update(digest=digest, reference=f"{repository}@{digest}")
         summary = f"pushed {repository}@{digest} ({built.size_bytes / 1e6:.0f} MB, built in {built.seconds:.1f} s)"
     else:
         log.warn("push: false: the image stays local; deploy steps need a pushed digest")
     report = ctx.report_dir / "image.json"
-    report.write_text(json.dumps({**outputs, "labels": labels}, indent=2) + "\n", encoding="utf-8")
-    dockerfile = ctx.report_dir / "Dockerfile"
-    shutil.copy(work / "Dockerfile", dockerfile)
+    masking.write_json(report, {**outputs, "labels": assembled.labels})
+    dockerfile = masking.write_text(ctx.report_dir / "Dockerfile", (work / "Dockerfile").read_text(encoding="utf-8"))
     shutil.rmtree(work / "wheels", ignore_errors=True)  # cached on the host; not a report
     return StepResult("passed", summary, outputs, [report, dockerfile, ctx.report_dir / "build.log"])

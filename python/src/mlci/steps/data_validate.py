@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlci import log
+from mlci import bounded, log
 from mlci.data import files
 from mlci.errors import InputError
 from mlci.protocol import StepContext, StepResult
-from mlci.reports import Check, Markup, html_table, status, write_html, write_junit
+from mlci.reports import Check, Markup, code, escape, html_table, status, write_html, write_junit
 
 SAMPLE_ROWS = 5
 TOP_VALUES = 10
@@ -42,17 +42,14 @@ class Outcome:
 
 def load_suite(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = bounded.read_text(path, str(path), bounded.MAX_JSON_BYTES)
     except FileNotFoundError:
         raise InputError(
             f"data.suite: {path} not found (`mlci data suggest DATAFILE --out {path}` writes one)"
         ) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: cannot read the expectation suite: {err}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}:{err.lineno} invalid JSON in the expectation suite: {err.msg}") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot read the expectation suite: {err.strerror or err}") from None
+    data = bounded.json_loads(text, str(path), " in the expectation suite")
     if not isinstance(data, dict) or not isinstance(data.get("expectations"), list):
         raise InputError(f"{path}: not an expectation suite: expected an object with an `expectations` list")
     if not data["expectations"]:
@@ -188,18 +185,17 @@ def _complete(outcome: Outcome, result: dict[str, Any], frame: Any) -> None:
 
 
 def _page(path: Path, model: str, suite: str, outcomes: list[Outcome], docs: Path | None) -> Path:
+    # Column names, values and file names come from the data: every one is escaped.
     failed = [o for o in outcomes if not o.success]
     names = sorted({o.file for o in outcomes})
-    body = f"<p>Suite <code>{suite}</code> on {', '.join(f'<code>{n}</code>' for n in names)}: "
+    body = f"<p>Suite {code(suite)} on {', '.join(code(n) for n in names)}: "
     body += f"{len(outcomes) - len(failed)} passed, {len(failed)} failed.</p>"
     if docs is not None:
-        body += f'<p><a href="{docs.name}/index.html">Great Expectations Data Docs</a></p>'
+        body += f'<p><a href="{escape(docs.name)}/index.html">Great Expectations Data Docs</a></p>'
     if failed:
         body += "<h2>Failed expectations</h2>"
         for o in failed:
-            body += (
-                f"<h3>{status(False)} <code>{o.file}</code>: <code>{o.label}</code></h3><p>Observed: {o.observed}</p>"
-            )
+            body += f"<h3>{status(False)} {code(o.file)}: {code(o.label)}</h3><p>Observed: {escape(o.observed)}</p>"
             if o.unexpected:
                 body += html_table(["unexpected value", "rows"], o.unexpected)
             if o.sample is not None and len(o.sample):

@@ -11,7 +11,7 @@ import json
 import re
 from pathlib import Path
 
-from mlci import log
+from mlci import log, masking
 from mlci.deploy import backend, find_target, smoke
 from mlci.errors import InputError
 from mlci.protocol import StepContext, StepResult
@@ -48,9 +48,7 @@ def run(ctx: StepContext) -> StepResult:
     log.info(f"deploying {image} to {target.name} ({target.environment}, {target.strategy})")
     outcome = backend(ctx.config, target, ctx.project_dir, ctx.report_dir).deploy(image, rows.payload(), rows.expected)
     report = ctx.report_dir / f"deploy-{target.name}.json"
-    report.write_text(
-        json.dumps({"target": target.name, "image": image, **outcome.as_dict()}, indent=2) + "\n", encoding="utf-8"
-    )
+    masking.write_json(report, {"target": target.name, "image": image, **outcome.as_dict()})
     checks = [
         Check(host, r.status in ("ok", "changed"), f"{r.status}: {r.changed} changed, {r.failed} failed")
         for host, r in outcome.hosts.items()

@@ -11,13 +11,12 @@ before anything is triggered, so an unreachable Prometheus (exit 3) or a missing
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
 from typing import Any
 
-from mlci import log
+from mlci import log, masking
 from mlci.drift import check, push
 from mlci.errors import InputError, MlciError
 from mlci.monitoring import cooldown, jenkins, live, notify, pushgateway
@@ -109,9 +108,7 @@ def _retrain(ctx: StepContext, breaches: list[live.Breach], version: str | None,
 
 
 def _write(path: Path, doc: dict[str, Any]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(log.redact_data(doc), indent=2) + "\n", encoding="utf-8")
-    return path
+    return masking.write_json(path, doc)
 
 
 def run(ctx: StepContext) -> StepResult:

@@ -3,9 +3,7 @@ playbook code path as a deploy (each host's facts file names its previous digest
 
 from __future__ import annotations
 
-import json
-
-from mlci import log
+from mlci import log, masking
 from mlci.deploy import backend, find_target, smoke
 from mlci.protocol import StepContext, StepResult
 
@@ -16,7 +14,7 @@ def run(ctx: StepContext) -> StepResult:
     log.info(f"rolling {target.name} back to the previous image on every host")
     outcome = backend(ctx.config, target, ctx.project_dir, ctx.report_dir).rollback(rows.payload())
     report = ctx.report_dir / f"rollback-{target.name}.json"
-    report.write_text(json.dumps({"target": target.name, **outcome.as_dict()}, indent=2) + "\n", encoding="utf-8")
+    masking.write_json(report, {"target": target.name, **outcome.as_dict()})
     outputs = {
         "target": target.name,
         "hosts": {h: r.status for h, r in outcome.hosts.items()},

@@ -12,7 +12,7 @@ import subprocess
 import time
 import xml.etree.ElementTree as ET
 
-from mlci import log
+from mlci import log, masking
 from mlci.errors import InfrastructureError, InputError
 from mlci.protocol import StepContext, StepResult
 from mlci.reports import junit_counts
@@ -21,7 +21,6 @@ from mlci.reports import junit_counts
 PYTEST_INTERNAL_ERROR = 3
 PYTEST_USAGE_ERROR = 4
 PYTEST_NO_TESTS = 5
-STDERR_FD = 2
 
 
 def run(ctx: StepContext) -> StepResult:
@@ -39,14 +38,16 @@ def run(ctx: StepContext) -> StepResult:
     argv = [executable, *cfg.command[1:], *cfg.paths, *cfg.args, f"--junitxml={junit.resolve()}"]
     log.info(f"running {shlex.join(argv)} in {project.resolve()}")
     started = time.monotonic()
-    # pytest's own output goes to the log (fd 2, whatever sys.stderr is now) or the stage's log file.
-    output = ctx.output if ctx.output is not None else STDERR_FD
+    # pytest's own output goes, masked, to the log or the stage's log file; so does its report.
     try:
-        proc = subprocess.run(
-            argv, cwd=project, stdout=output, stderr=subprocess.STDOUT, timeout=cfg.timeout_minutes * 60
-        )
+        with masking.masked_pipe(ctx.output, log.raw) as output:
+            proc = subprocess.run(
+                argv, cwd=project, stdout=output, stderr=subprocess.STDOUT, timeout=cfg.timeout_minutes * 60
+            )
     except subprocess.TimeoutExpired:
         return StepResult("failed", f"tests did not finish within {cfg.timeout_minutes} min (test.timeout_minutes)")
+    finally:
+        masking.mask_file(junit)
     duration = round(time.monotonic() - started, 2)
     code = proc.returncode
     if code == PYTEST_USAGE_ERROR:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlci import candidate, lineage, log, tracking
+from mlci import candidate, lineage, log, masking, tracking
 from mlci.drift import reference
 from mlci.errors import InputError
 from mlci.protocol import StepContext, StepResult
@@ -26,7 +26,6 @@ from mlci.protocol import StepContext, StepResult
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-STDERR_FD = 2
 FINGERPRINT_ARTIFACT = "mlci/data_fingerprint.json"
 MODEL_NAME = "model"  # the name the docs tell users to log under, preferred when a run logs several
 
@@ -106,7 +105,7 @@ def run(ctx: StepContext) -> StepResult:
     build_url = lineage.build_url()
 
     srv = tracking.server(cfg, project)
-    client = tracking.connect(srv)
+    client = tracking.connect(srv, create=True)  # a project's first run starts its store
     experiment = tracking.experiment_id(client, srv, cfg.mlflow.experiment or cfg.model.name)
     tags = {
         "mlci.command": shlex.join(argv),
@@ -135,11 +134,14 @@ def run(ctx: StepContext) -> StepResult:
     log.info(f"MLflow run {run_id} in experiment {experiment}; running {shlex.join(argv)} in {project.resolve()}")
 
     env = {**os.environ, **tracking.child_env(srv), "MLFLOW_RUN_ID": run_id, "MLFLOW_EXPERIMENT_ID": experiment}
-    output = ctx.output if ctx.output is not None else STDERR_FD
     started = time.monotonic()
     timeout = cfg.training.timeout_minutes
     try:
-        proc = subprocess.run(argv, cwd=project, env=env, stdout=output, stderr=subprocess.STDOUT, timeout=timeout * 60)
+        # The command's output reaches the log (or the stage's log file) masked, like our lines.
+        with masking.masked_pipe(ctx.output, log.raw) as output:
+            proc = subprocess.run(
+                argv, cwd=project, env=env, stdout=output, stderr=subprocess.STDOUT, timeout=timeout * 60
+            )
     except subprocess.TimeoutExpired:
         _end(client, srv, run_id, "FAILED")
         return StepResult(

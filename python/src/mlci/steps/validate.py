@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlci import candidate, lineage, log, tracking
+from mlci import candidate, lineage, log, masking, tracking
 from mlci.errors import InfrastructureError, InputError
 from mlci.gate import checks as gate_checks
 from mlci.gate import evaluate, report
@@ -93,7 +93,7 @@ def _evaluate_champion(
     try:
         loaded = evaluate.load(version.source, workdir)
         # A champion that cannot predict this holdout cannot be compared with: not a pass.
-        loaded.model.predict(evaluate.features(frame.head(5), cfg.model.target))
+        loaded.model.predict(evaluate.features(loaded.model, frame.head(5), cfg.model.target))
     except Exception as err:
         first = " ".join(str(err).split())[:300]
         raise InfrastructureError(
@@ -102,7 +102,7 @@ def _evaluate_champion(
             "unchanged; repair the artifact, or move the alias with `mlci rollback-model` or `mlci promote`",
         ) from None
     with (
-        tracking.guard(srv, f"evaluating {where}"),
+        tracking.guard(srv, f"evaluating {where}", bounded=False),
         mlflow.start_run(run_name=f"champion-v{version.version}-eval", nested=True),
     ):
         return evaluate.metrics(loaded.model, frame, cfg.model.target, cfg.model.task)
@@ -150,13 +150,13 @@ def run(ctx: StepContext) -> StepResult:
         if stale.is_file():
             stale.unlink()  # a report of an earlier run must never stand in for this one
     with evaluate.scratch() as tmp:
-        with tracking.guard(srv, f"loading the candidate {model_uri}"):
+        with tracking.guard(srv, f"loading the candidate {model_uri}", download=True):
             loaded = evaluate.load(model_uri, Path(tmp) / "candidate")
         predictions = evaluate.predict(loaded.model, frame, target, holdout)
         lap("loadModel")
         with (
             log.Status("evaluating the candidate"),
-            tracking.guard(srv, f"evaluating run {run_id}"),
+            tracking.guard(srv, f"evaluating run {run_id}", bounded=False),
             mlflow.start_run(run_id=run_id),
         ):
             cand_metrics = evaluate.metrics(loaded.model, frame, target, cfg.model.task)
@@ -180,7 +180,7 @@ def run(ctx: StepContext) -> StepResult:
         if vcfg.max_latency_p95_ms is not None:
             p95 = evaluate.latency_p95_ms(loaded.model, frame, target, vcfg.latency_rows, vcfg.latency_repeats)
         lap("budgets")
-    checks, rows = gate_checks.thresholds(vcfg.thresholds, cand_metrics, champ_metrics)
+    checks, rows = gate_checks.thresholds(vcfg.thresholds, cand_metrics, champ_metrics, cfg.model.task)
     slice_checks, slice_results = gate_checks.slices(vcfg.slices, frame, target, predictions, cfg.model.task)
     checks += slice_checks
     checks += gate_checks.size(loaded.size_bytes, vcfg.max_model_size_mb)
@@ -212,7 +212,7 @@ def run(ctx: StepContext) -> StepResult:
     junit = write_junit(ctx.report_dir / "junit.xml", f"mlci.validate.{cfg.model.name}", checks)
     html_file = report.write_html_report(ctx.report_dir / "validation.html", gate)
     md_file = ctx.report_dir / "summary.md"
-    md_file.write_text(report.markdown(gate), encoding="utf-8")
+    masking.write_text(md_file, report.markdown(gate))
     data = {
         "runId": run_id,
         "modelUri": model_uri,
@@ -226,7 +226,7 @@ def run(ctx: StepContext) -> StepResult:
         "latencyP95Ms": p95,
     }
     metrics_file = ctx.report_dir / "validation.json"
-    metrics_file.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    masking.write_json(metrics_file, data)
     with tracking.guard(srv, f"logging the validation to run {run_id}"):
         client.log_artifacts(run_id, str(ctx.report_dir), ARTIFACT_DIR)
         client.set_tag(run_id, STATUS_TAG, outcome)

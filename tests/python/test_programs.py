@@ -1,0 +1,240 @@
+"""Every external program mlci and its tests start is installed by `make setup`.
+
+A fresh machine has only what the Makefile installs: its APT_PACKAGES (and what they depend on),
+the Python venv it builds from python/pyproject.toml, and node_modules from package.json. The
+scan below finds the programs the code starts, by name and by path, generically (any
+`shutil.which`, `subprocess` call, service starter or Ansible `argv`), so a program added to the
+code without a set-up entry fails here, not on the next fresh machine.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+NODE_BIN = REPO / "node_modules" / ".bin"
+# Searched by Python code (source, tests, Ansible modules) and by the roles' tasks.
+PY_ROOTS = ("python/src", "tests", "ansible", "bench")
+# A program name: no spaces, no templating, no option.
+NAME = r"[A-Za-z0-9_][A-Za-z0-9_.+-]*"
+PATTERNS = (
+    # shutil.which("x"), mlci.programs.installed("x"), the test services' binary("x")
+    re.compile(rf"""(?:\bwhich|\binstalled|\bbinary)\(\s*["']({NAME})["']"""),
+    # subprocess.run(["x", ...]) / Popen / check_call / check_output / call, argv written inline
+    re.compile(rf"""\b(?:run|Popen|check_call|check_output|call)\(\s*\[\s*["']({NAME}|/[^"'\s]+)["']"""),
+    # an argv list spelled out: argv = ["x", ...]
+    re.compile(rf"""\bargv\s*=\s*\[\s*["']({NAME}|/[^"'\s]+)["']"""),
+    # a program by path: "/usr/sbin/x", "/usr/bin/x", "/bin/x", f"/usr/bin/{name}" is skipped
+    re.compile(r"""["'](/(?:usr/)?s?bin/[A-Za-z0-9_.+-]+)["']"""),
+    # a program beside the interpreter: Path(sys.executable).parent / "x", BIN / "x", MLCI.parent / "x"
+    re.compile(rf"""(?:executable\)\.parent|\bBIN|\bMLCI\.parent|VENV_BIN)\s*/\s*["']({NAME})["']"""),
+)
+# The interpreter itself and programs a user's project names (test.command, training.command)
+# are not the set-up's business.
+NOT_PROGRAMS = {"python", "python3"}
+
+
+@dataclass(frozen=True)
+class Use:
+    program: str  # a name looked up on PATH, or an absolute path
+    where: str  # file:line
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else path.name
+
+
+def scan_python(path: Path) -> list[Use]:
+    text = path.read_text(encoding="utf-8")
+    uses = []
+    for pattern in PATTERNS:
+        for match in pattern.finditer(text):
+            line = text.count("\n", 0, match.start()) + 1
+            uses.append(Use(match.group(1), f"{_shown(path)}:{line}"))
+    return uses
+
+
+def _role_defaults() -> dict[str, object]:
+    out: dict[str, object] = {}
+    for file in sorted((REPO / "ansible" / "roles").glob("*/defaults/main.yml")):
+        out.update(yaml.safe_load(file.read_text(encoding="utf-8")) or {})
+    return out
+
+
+def _first_word(value: object, defaults: dict[str, object]) -> str | None:
+    """The program an argv's first element names: a literal, or a role default it templates."""
+    if isinstance(value, list):
+        return _first_word(value[0], defaults) if value else None
+    if not isinstance(value, str):
+        return None
+    whole = re.fullmatch(r"\{\{\s*(\w+)\s*\}\}", value.strip())
+    if whole:
+        return _first_word(defaults.get(whole.group(1)), defaults)
+    if "{{" in value:  # a fact (ansible_playbook_python): the controller's interpreter
+        return None
+    return value.split()[0] if value.split() else None
+
+
+def scan_tasks(path: Path, defaults: dict[str, object]) -> list[Use]:
+    """Programs the roles' tasks run (command argv, template validate)."""
+    uses = []
+    lines = path.read_text(encoding="utf-8").splitlines()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("argv", "validate", "cmd"):
+                    word = _first_word(value, defaults)
+                    if word:
+                        at = next((i + 1 for i, ln in enumerate(lines) if f"{key}:" in ln), 0)
+                        uses.append(Use(word, f"{_shown(path)}:{at}"))
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(yaml.safe_load("\n".join(lines)))
+    return uses
+
+
+def all_uses() -> list[Use]:
+    uses: list[Use] = []
+    for root in PY_ROOTS:
+        for file in sorted((REPO / root).rglob("*.py")):
+            # This file's patterns and examples are not programs it starts.
+            if ".venv" not in file.parts and "node_modules" not in file.parts and file != Path(__file__):
+                uses.extend(scan_python(file))
+    defaults = _role_defaults()
+    for file in sorted((REPO / "ansible" / "roles").glob("*/*/*.yml")):
+        if file.parent.name in ("tasks", "handlers"):
+            uses.extend(scan_tasks(file, defaults))
+    return [u for u in uses if Path(u.program).name not in NOT_PROGRAMS]
+
+
+def makefile_apt_packages(makefile: Path = REPO / "Makefile") -> set[str]:
+    text = makefile.read_text(encoding="utf-8").replace("\\\n", " ")
+    found = re.search(r"^APT_PACKAGES\s*:?=(.*)$", text, re.MULTILINE)
+    assert found, "no APT_PACKAGES in the Makefile"
+    packages = set(found.group(1).split())
+    # The Makefile installs Node.js with npm when npm is missing (for npm-groovy-lint).
+    if "nodejs npm" in text:
+        packages |= {"nodejs", "npm"}
+    return packages
+
+
+@cache
+def _dpkg_status() -> dict[str, tuple[list[list[str]], list[str], bool]]:
+    """Installed package -> (dependency alternatives, what it provides, essential)."""
+    fmt = "${Package}\t${Depends}, ${Pre-Depends}\t${Provides}\t${Essential}\t${Priority}\t${db:Status-Abbrev}\n"
+    out = subprocess.run(["dpkg-query", "-W", "-f", fmt], capture_output=True, text=True, check=True).stdout
+    status = {}
+    for row in out.splitlines():
+        name, depends, provides, essential, priority, state = row.split("\t")
+        if not state.startswith("ii"):
+            continue
+        alternatives = [
+            [re.split(r"[\s:(]", alt.strip())[0] for alt in group.split("|")]
+            for group in depends.split(",")
+            if group.strip()
+        ]
+        provided = [re.split(r"[\s(]", p.strip())[0] for p in provides.split(",") if p.strip()]
+        status[name] = (alternatives, provided, essential == "yes" or priority == "required")
+    return status
+
+
+def provided_packages(apt_packages: set[str]) -> set[str]:
+    """The packages a fresh machine has after `make setup`: the essential and required ones, the
+    Makefile's, and everything those depend on (any installed alternative of a dependency)."""
+    status = _dpkg_status()
+    providers: dict[str, set[str]] = {}
+    for name, (_, provided, _) in status.items():
+        for virtual in provided:
+            providers.setdefault(virtual, set()).add(name)
+    todo = [name for name, (_, _, base) in status.items() if base] + sorted(apt_packages)
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        for real in ({name} if name in status else set()) | providers.get(name, set()):
+            if real in seen:
+                continue
+            seen.add(real)
+            for group in status[real][0]:
+                todo.extend(group)
+    return seen
+
+
+def _owner(path: Path) -> str | None:
+    """The Debian package that installed `path` (either spelling under merged /usr)."""
+    spellings = {str(path), str(path.resolve())}
+    for text in list(spellings):
+        if text.startswith("/usr/"):
+            spellings.add(text[len("/usr") :])
+        else:
+            spellings.add("/usr" + text)
+    for text in sorted(spellings):
+        done = subprocess.run(["dpkg", "-S", text], capture_output=True, text=True, check=False)
+        if done.returncode == 0:
+            return done.stdout.split(":")[0].split(",")[0].strip()
+    return None
+
+
+SYSTEM_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
+def problem(program: str, packages: set[str]) -> str | None:
+    """Why `program` would be missing on a fresh machine set up by the Makefile (None: it is not)."""
+    if not program.startswith("/"):
+        if (VENV_BIN / program).is_file():
+            return None  # the venv `make setup-python` builds from python/pyproject.toml
+        if (NODE_BIN / program).exists():
+            return None  # node_modules, from package.json
+        candidates = [Path(d) / program for d in SYSTEM_DIRS if (Path(d) / program).exists()]
+    else:
+        candidates = [Path(program)] if Path(program).exists() else []
+    if not candidates:
+        return "not installed here, and nothing in the Makefile installs it"
+    owners = {_owner(c) for c in candidates}
+    if owners & packages:
+        return None
+    named = ", ".join(sorted(o or "no Debian package" for o in owners))
+    return f"comes from {named}: not in the Makefile's APT_PACKAGES nor a dependency of one"
+
+
+def missing(uses: list[Use], packages: set[str]) -> list[str]:
+    out = []
+    for program in sorted({u.program for u in uses}):
+        why = problem(program, packages)
+        if why:
+            where = ", ".join(sorted({u.where for u in uses if u.program == program})[:3])
+            out.append(f"{program} ({where}): {why}")
+    return out
+
+
+def test_every_program_started_is_installed_by_the_makefile() -> None:
+    uses = all_uses()
+    found = {u.program for u in uses}
+    # The scan sees the programs this issue was about, and those of every kind of starter.
+    assert {"nginx", "uv", "git", "docker", "haproxy", "mmdebstrap", "ansible-playbook", "kill"} <= found, found
+    assert "/usr/sbin/sshd" in found and "ssh-keygen" in found and "htpasswd" in found, found
+    packages = provided_packages(makefile_apt_packages())
+    assert missing(uses, packages) == []
+
+
+def test_a_program_without_a_makefile_entry_fails(tmp_path: Path) -> None:
+    # The Makefile before nginx was added: the MLflow test server's proxy is reported.
+    packages = provided_packages(makefile_apt_packages() - {"nginx"})
+    report = missing(all_uses(), packages)
+    assert any(line.startswith("nginx (tests/python/services/mlflow_server.py:") for line in report), report
+    # A program added to the code that nothing installs.
+    code = tmp_path / "probe.py"
+    code.write_text('import subprocess\nsubprocess.run(["mlci-frobnicate", "--now"], check=True)\n')
+    report = missing(scan_python(code), provided_packages(makefile_apt_packages()))
+    assert report == ["mlci-frobnicate (probe.py:2): not installed here, and nothing in the Makefile installs it"]
