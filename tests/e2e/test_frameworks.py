@@ -209,7 +209,7 @@ def wait_ready(url: str, container: str, seconds: float = 90) -> None:
     deadline = time.monotonic() + seconds
     while True:
         try:
-            with urllib.request.urlopen(url + "/ready", timeout=2):  # noqa: S310 - loopback test server
+            with urllib.request.urlopen(url + "/readyz", timeout=2):  # noqa: S310 - loopback test server
                 return
         except OSError:
             if time.monotonic() > deadline:
