@@ -205,7 +205,7 @@ class Served:
     expected: Any  # what the model predicts for them in-process
 
 
-def wait_ready(url: str, container: str, seconds: float = 90) -> None:
+def wait_ready(url: str, container: str, seconds: float = 180) -> None:
     deadline = time.monotonic() + seconds
     while True:
         try:
