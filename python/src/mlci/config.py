@@ -139,6 +139,14 @@ class ValidateConfig(Section):
     latency_repeats: int = Field(
         20, ge=5, le=10_000, description="Timed predict calls; the budget applies to their p95."
     )
+    env_manager: Literal["local", "uv"] | None = Field(
+        None,
+        description=(
+            "Python the candidate and champion are evaluated in: `local` (mlci's own) or `uv` (a virtualenv "
+            "built from the model's requirements.txt and python_env.yaml, cached by their hash). Default: "
+            "`local` when mlci's Python meets the model's requirements, else `uv`; decided per model."
+        ),
+    )
 
 
 class ImageConfig(Section):

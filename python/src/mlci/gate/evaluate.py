@@ -7,7 +7,6 @@ import math
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlci import log
@@ -24,17 +23,6 @@ class Loaded:
     model: Any  # mlflow.pyfunc.PyFuncModel
     size_bytes: int
     seconds: float
-
-
-def load(uri: str, workdir: Path) -> Loaded:
-    """Download the model's artifacts once (their size is the size budget), then load them."""
-    import mlflow
-
-    started = time.monotonic()
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(workdir)))
-    size = sum(p.stat().st_size for p in local.rglob("*") if p.is_file())
-    model = mlflow.pyfunc.load_model(str(local))
-    return Loaded(model, size, time.monotonic() - started)
 
 
 def input_columns(model: Any, frame: pd.DataFrame, target: str) -> list[str]:
@@ -112,12 +100,16 @@ def latency_p95_ms(model: Any, frame: pd.DataFrame, target: str, rows: int, repe
     """p95 wall time of `predict` on `rows` holdout rows (resampled when the holdout is smaller)."""
     batch = features(model, frame, target)
     batch = batch.sample(n=rows, replace=len(batch) < rows, random_state=0) if rows != len(batch) else batch
-    model.predict(batch)  # warm-up: first-call caches are not latency
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        model.predict(batch)
-        times.append((time.perf_counter() - started) * 1000)
+    from mlci.gate import modelenv
+
+    times = modelenv.remote_timings(model, batch, repeats)  # a model in its own env is timed there
+    if times is None:
+        model.predict(batch)  # warm-up: first-call caches are not latency
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            model.predict(batch)
+            times.append((time.perf_counter() - started) * 1000)
     times.sort()
     return times[min(len(times) - 1, math.ceil(0.95 * len(times)) - 1)]
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlci import candidate, lineage, log, masking, tracking
-from mlci.errors import InfrastructureError, InputError
+from mlci.errors import InfrastructureError, InputError, MlciError
 from mlci.gate import checks as gate_checks
-from mlci.gate import evaluate, report
+from mlci.gate import evaluate, modelenv, report
 from mlci.protocol import StepContext, StepResult
 from mlci.reports import write_junit
 
@@ -91,9 +91,12 @@ def _evaluate_champion(
     cfg = ctx.config
     where = f"champion {cfg.model.name} version {version.version} ({version.source})"
     try:
-        loaded = evaluate.load(version.source, workdir)
+        downloaded = modelenv.download(version.source, workdir)
+        loaded = modelenv.load(downloaded, cfg.validate_.env_manager, f"the {CHAMPION}")
         # A champion that cannot predict this holdout cannot be compared with: not a pass.
         loaded.model.predict(evaluate.features(loaded.model, frame.head(5), cfg.model.target))
+    except MlciError:
+        raise  # already says what is wrong and whose it is (e.g. a module its env lacks)
     except Exception as err:
         first = " ".join(str(err).split())[:300]
         raise InfrastructureError(
@@ -150,8 +153,10 @@ def run(ctx: StepContext) -> StepResult:
         if stale.is_file():
             stale.unlink()  # a report of an earlier run must never stand in for this one
     with evaluate.scratch() as tmp:
-        with tracking.guard(srv, f"loading the candidate {model_uri}", download=True):
-            loaded = evaluate.load(model_uri, Path(tmp) / "candidate")
+        with tracking.guard(srv, f"downloading the candidate {model_uri}", download=True):
+            downloaded = modelenv.download(model_uri, Path(tmp) / "candidate")
+        with tracking.guard(srv, f"loading the candidate {model_uri}", bounded=False):
+            loaded = modelenv.load(downloaded, vcfg.env_manager, "the candidate")
         predictions = evaluate.predict(loaded.model, frame, target, holdout)
         lap("loadModel")
         with (
