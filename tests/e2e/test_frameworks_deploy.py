@@ -15,19 +15,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from services import deploy_site
-from services.docker_engine import base_image, docker_engine  # noqa: F401
-from services.ports import free_port
-from services.registry import registry  # noqa: F401
-from test_frameworks import (
-    FRAMEWORKS,
-    MLCI,
-    REPO,
-    Framework,
-    Trained,
-    train_project,
-)
+REPO = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(REPO / "tests" / "python"), str(REPO / "tests" / "frameworks")]
+from kit import FRAMEWORKS, MLCI, Framework, Trained, train_project  # noqa: E402
+from services import deploy_site  # noqa: E402
+from services.docker_engine import base_image, docker_engine  # noqa: E402, F401
+from services.ports import free_port  # noqa: E402
+from services.registry import registry  # noqa: E402, F401
 
 DEPLOYED = [fw for fw in FRAMEWORKS if fw.deploy]
 
