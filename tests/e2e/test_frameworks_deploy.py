@@ -91,10 +91,19 @@ def test_deploy_and_smoke_test_through_the_load_balancer(project: tuple[Trained,
     assert result["status"] == "passed"
     code, smoke, log = mlci(trained.root, "smoke", configFile=".mlci.yml", target="site")
     assert code == 0, f"{smoke['summary']}\n{log[-2000:]}"
-    containers = subprocess.run(
-        ["docker", "ps", "--filter", f"label=io.mlci.service={service}", "--format", "{{.Image}}"],
+    ids = subprocess.run(
+        ["docker", "ps", "-q", "--filter", f"label=io.mlci.service={service}"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.split()
-    assert containers == [reference, reference], containers
+    images = [
+        subprocess.run(
+            ["docker", "container", "inspect", "--format", "{{.Config.Image}}", i],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for i in ids
+    ]
+    assert images == [reference, reference], images
