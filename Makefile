@@ -21,12 +21,13 @@ APT_PACKAGES := groovy junit4 openjdk-17-jdk-headless python3-venv git ca-certif
   apache2-utils docker.io docker-registry prometheus prometheus-pushgateway mmdebstrap haproxy openssh-server nginx
 EXAMPLE := examples/churn
 
-.PHONY: help setup setup-python setup-groovy test test-python test-groovy lint docs demo demo-services bench clean
+.PHONY: help setup setup-python setup-groovy test test-python test-groovy lint docs dist demo demo-services bench clean
 
 help:
 	@echo "make demo    run the pipeline (mlci run) on $(EXAMPLE)"
 	@echo "make test    set up, then Python tests, Groovy tests and lints"
 	@echo "make docs    regenerate vars/*.txt and docs/ from the contracts and the schema"
+	@echo "make dist    build the mlci wheel into dist/ (what agents install: docs/getting-started.md)"
 	@echo "make bench   run the benchmarks in bench/ (not part of make test)"
 
 # ---------------------------------------------------------------- set-up
@@ -86,6 +87,16 @@ lint: setup
 docs: setup-python
 	$(VENV)/bin/python -m mlci.gendocs .
 
+# The wheel a site publishes for its agents (an internal index or a file share): its version is
+# the library's (resources/io/mlci/version.txt), so bootstrap.sh's `mlci==<version>` finds it.
+DIST := dist
+dist: setup-python
+	@want=$$(cat resources/io/mlci/version.txt); have=$$(sed -n 's/^version = "\(.*\)"/\1/p' python/pyproject.toml); \
+	  [ "$$want" = "$$have" ] || { echo "python/pyproject.toml has version $$have, the library pins $$want"; exit 2; }
+	rm -f $(DIST)/mlci-*.whl
+	$(VENV)/bin/uv build --wheel --quiet --out-dir $(DIST) python
+	@ls $(DIST)/mlci-*.whl
+
 # ---------------------------------------------------------------- demo
 
 # MLflow for the demo: a sqlite store in the example (.mlci/mlflow.db, artifacts beside it),
@@ -128,4 +139,4 @@ bench: setup-python
 	$(VENV)/bin/python bench/monitor.py
 
 clean:
-	rm -rf $(CACHE) $(VENV) node_modules $(EXAMPLE)/data $(EXAMPLE)/model $(EXAMPLE)/reports $(EXAMPLE)/.mlci
+	rm -rf $(CACHE) $(VENV) node_modules $(DIST) $(EXAMPLE)/data $(EXAMPLE)/model $(EXAMPLE)/reports $(EXAMPLE)/.mlci

@@ -1,8 +1,8 @@
 """resources/io/mlci/bootstrap.sh for real: build the wheel, install it into a venv, reuse it.
 
 Runs in the project's venv: `python/.venv/bin/python -m pytest tests/e2e/test_bootstrap.py`.
-Needs uv (to build the wheel: the one in the venv, beside this interpreter) and network access
-to the package index for the wheel's dependencies (pip honours SSL_CERT_FILE / PIP_INDEX_URL as usual).
+Builds the wheel with `make dist` (uv from the venv) and needs network access to the package
+index for the wheel's dependencies (pip honours SSL_CERT_FILE / PIP_INDEX_URL as usual).
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-
-from mlci import programs
 
 pytestmark = pytest.mark.slow
 
@@ -44,14 +42,16 @@ def _run(env: dict[str, str], timeout: int = 600) -> subprocess.CompletedProcess
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # The venv's own uv (a dependency of mlci[all]): `make setup` puts it there, not on PATH.
-    uv = programs.installed("uv")
-    if uv is None:
-        pytest.fail("uv is needed to build the mlci wheel: `make setup-python` installs it into python/.venv")
+    """The wheel `make dist` builds: what a site publishes for its agents."""
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run([uv, "build", "--wheel", "python", "-o", str(out)], cwd=ROOT, check=True, env=_env(), timeout=600)
+    proc = subprocess.run(
+        ["make", "--no-print-directory", "-s", "dist", f"DIST={out}"],
+        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     wheels = sorted(out.glob("mlci-*.whl"))
     assert len(wheels) == 1, wheels
+    assert proc.stdout.strip().splitlines()[-1] == str(wheels[0])
     return wheels[0]
 
 
@@ -111,11 +111,17 @@ def test_other_version_is_reinstalled_not_reused(installed: dict[str, object], t
 
 
 def test_missing_python_names_the_fix(tmp_path: Path) -> None:
-    env = _env(MLCI_VERSION=VERSION, MLCI_VENV=str(tmp_path / "venv"), MLCI_PYTHON=str(tmp_path / "no-python3"))
+    env = _env(
+        MLCI_VERSION=VERSION,
+        MLCI_VENV=str(tmp_path / "venv"),
+        MLCI_PYTHON=str(tmp_path / "no-python3"),
+        MLCI_BOOTSTRAP_ERROR=str(tmp_path / "error"),
+    )
     proc = _run(env, timeout=60)
     assert proc.returncode != 0
     for fix in ("python3 (>= 3.11)", "python3-venv", "MLCI_PYTHON", "dockerImage"):
         assert fix in proc.stderr, proc.stderr
+    assert "python3-venv" in (tmp_path / "error").read_text()
     assert proc.stdout.strip() == ""
     assert not (tmp_path / "venv").exists()
 
@@ -133,6 +139,35 @@ def test_no_python_on_path_names_the_fix(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "no python3 >= 3.11 with venv found on PATH" in proc.stderr
     assert "python3-venv" in proc.stderr
+
+
+def test_pip_failure_shows_pips_error(python311: str, tmp_path: Path) -> None:
+    # An index without mlci (what an agent sees before the site publishes the wheel): pip's own
+    # error is the message, in the log and in the error file the library shows, not Python advice.
+    index = tmp_path / "index"
+    index.mkdir()
+    error_file = tmp_path / "bootstrap.error"
+    env = _env(
+        MLCI_VERSION="9.9.9",
+        MLCI_VENV=str(tmp_path / "venv"),
+        MLCI_PYTHON=python311,
+        MLCI_PIP_INDEX_URL=index.as_uri(),
+        MLCI_BOOTSTRAP_ERROR=str(error_file),
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_FIND_LINKS="",
+        PIP_EXTRA_INDEX_URL="",
+    )
+    proc = _run(env, timeout=120)
+    assert proc.returncode != 0
+    pip_says = "ERROR: No matching distribution found for mlci"
+    message = error_file.read_text()
+    assert message.startswith("pip install mlci[all]==9.9.9 failed (exit 1): "), message
+    assert pip_says in message and pip_says in proc.stderr
+    for fix in ("MLCI_PIP_INDEX_URL", "MLCI_PIP_SOURCE", "docs/getting-started.md"):
+        assert fix in message
+    assert "python3-venv" not in message
+    assert not (tmp_path / "venv").exists()
+    assert proc.stdout.strip() == ""
 
 
 def test_missing_version_is_an_error(tmp_path: Path) -> None:

@@ -67,6 +67,28 @@ def mlci(project: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     return run
 
 
+def run_in_terminal(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run the `mlci` console script in a real pseudo-terminal; its exit code and the screen."""
+    import pty
+
+    leader, follower = pty.openpty()
+    full_env = {**os.environ, "PATH": f"{MLCI.parent}{os.pathsep}{os.environ['PATH']}", "TERM": "xterm", **(env or {})}
+    full_env.pop("JENKINS_URL", None)
+    proc = subprocess.Popen([str(MLCI), *args], cwd=cwd, stdin=follower, stdout=follower, stderr=follower, env=full_env)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    return proc.wait(timeout=120), b"".join(chunks).decode(errors="replace")
+
+
 @pytest.fixture(autouse=True)
 def _mlflow_uris_restored() -> Iterator[None]:
     """Steps run in-process set mlflow's process-wide tracking and registry URIs, and mlflow

@@ -342,9 +342,18 @@ def test_unknown_metric_names_are_refused_at_load_with_did_you_mean(tmp_path: Pa
         "for regression; 'accuracy_score' is a classification metric and model.task is regression"
     )
     assert err.details[1] == (
-        f"{path}:11 validate.slices[0].metric: no per-slice metric 'r2' for regression (one of "
-        "root_mean_squared_error, mean_squared_error, mean_absolute_error, max_error, r2_score)"
+        f"{path}:11 validate.slices[0].metric: no per-slice metric 'r2' for regression; did you mean 'r2_score'? "
+        "(one of root_mean_squared_error, mean_squared_error, mean_absolute_error, max_error, r2_score)"
     )
+
+
+def test_abbreviated_metric_names_get_the_full_name() -> None:
+    from mlci.gate import metrics
+
+    problem = metrics.threshold_problem("regression", "rmse", None)
+    assert problem and "'rmse' for regression; did you mean 'root_mean_squared_error'?" in problem[1]
+    assert "did you mean 'accuracy_score'?" in (metrics.slice_problem("classification", "accuracy") or "")
+    assert "did you mean" not in (metrics.slice_problem("classification", "auc") or "x")  # not per slice
 
 
 def test_threshold_params_are_checked_too(tmp_path: Path) -> None:

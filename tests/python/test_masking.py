@@ -105,3 +105,22 @@ def test_masked_stream_holds_a_partial_line_until_it_is_whole() -> None:
     stream.write("tail")
     stream.flush()
     assert inner.getvalue() == "****\ntail"
+
+
+def test_a_credential_that_looks_like_markup_leaves_reports_readable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user named `testcase` or `summary` is masked in values, never in the structure."""
+    import xml.etree.ElementTree as ET
+
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "testcase")
+    monkeypatch.setenv("MLCI_REGISTRY_USERNAME", "summary")
+    junit = write_junit(tmp_path / "junit.xml", "suite", [Check("login testcase", False, "as testcase")])
+    case = ET.parse(junit).getroot().find("testsuite/testcase")  # noqa: S314 - our own file
+    assert case is not None and case.get("name") == "login ****"
+    result = json.loads(masking.write_json(tmp_path / "r.json", {"summary": "summary refused"}).read_text())
+    assert result == {"summary": "**** refused"}
+    pytest_report = tmp_path / "pytest.xml"
+    pytest_report.write_text('<testsuites><testsuite name="s"><testcase name="testcase"/></testsuite></testsuites>')
+    masking.mask_file(pytest_report)
+    assert ET.parse(pytest_report).getroot().find("testsuite/testcase") is not None  # noqa: S314

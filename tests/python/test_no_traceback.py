@@ -105,9 +105,21 @@ def html_instead_of_mlflow(project: Path, url: str) -> list[str]:
     return _params(project, {"trackingUri": url, "version": "1"}, "promote")
 
 
+def corrupt_build_record(project: Path, _: str) -> list[str]:
+    write(project / "reports" / "build" / "image.json", '{"reference": ')
+    return _config(project, "deploy:\n  - {name: staging, type: ansible, environment: staging}\n", "deploy")
+
+
+def non_utf8_holdout_smoke(project: Path, _: str) -> list[str]:
+    (project / "holdout.csv").write_bytes("a,b\n1,caf\xe9\n".encode("latin-1"))
+    target = "deploy:\n  - {name: staging, type: ansible, environment: staging, url: 'http://127.0.0.1:9'}\n"
+    return _config(project, "data:\n  holdout: holdout.csv\n" + target, "smoke")
+
+
 CASES: dict[str, tuple[Setup, int, str]] = {
     "non-UTF-8 .mlci.yml": (non_utf8_config, 2, ".mlci.yml:7: not UTF-8 text (byte 0xe9)"),
     "non-UTF-8 CSV": (non_utf8_csv, 2, "data.csv: column 'b' is not UTF-8 text (data row 1)"),
+    "non-UTF-8 holdout (smoke)": (non_utf8_holdout_smoke, 2, "data.holdout: holdout.csv is unreadable"),
     "NUL byte in configFile": (
         lambda p, _: _params(p, {"configFile": "a\x00b.yml"}, "plan"),
         2,
@@ -136,6 +148,7 @@ CASES: dict[str, tuple[Setup, int, str]] = {
         3,
         "MLflow at http://127.0.0.1:",  # names the server; the wording is the tracking module's
     ),
+    "corrupt reports/build/image.json": (corrupt_build_record, 2, "image.json:1 invalid JSON: Expecting value"),
     "NaN threshold": (
         lambda p, _: _config(p, "validate:\n  thresholds: {accuracy: {threshold: .nan}}\n", "plan"),
         2,

@@ -37,9 +37,13 @@ PATTERNS = (
     # a program beside the interpreter: Path(sys.executable).parent / "x", BIN / "x", MLCI.parent / "x"
     re.compile(rf"""(?:executable\)\.parent|\bBIN|\bMLCI\.parent|VENV_BIN)\s*/\s*["']({NAME})["']"""),
 )
-# The interpreter itself and programs a user's project names (test.command, training.command)
-# are not the set-up's business.
-NOT_PROGRAMS = {"python", "python3"}
+# Programs that are there whenever they are started, and why.
+GIVEN = {
+    "python": "the interpreter running the code",
+    "python3": "the interpreter running the code",
+    "make": "runs the set-up itself (`make test`)",
+    "systemd-run": "the mlci_lb role starts it only where systemd runs (/run/systemd/system)",
+}
 
 
 @dataclass(frozen=True)
@@ -69,33 +73,64 @@ def _role_defaults() -> dict[str, object]:
     return out
 
 
-def _first_word(value: object, defaults: dict[str, object]) -> str | None:
-    """The program an argv's first element names: a literal, or a role default it templates."""
+# Programs that start the program named after their options: that one is started too.
+LAUNCHERS = {"setsid", "systemd-run", "nohup", "env", "sudo", "timeout", "nice"}
+
+
+def _word(value: object, defaults: dict[str, object]) -> str | None:
+    """The program an argv element names: a literal, or a role default it templates."""
     if isinstance(value, list):
-        return _first_word(value[0], defaults) if value else None
+        return _word(value[0], defaults) if value else None
     if not isinstance(value, str):
         return None
     whole = re.fullmatch(r"\{\{\s*(\w+)\s*\}\}", value.strip())
     if whole:
-        return _first_word(defaults.get(whole.group(1)), defaults)
+        return _word(defaults.get(whole.group(1)), defaults)
     if "{{" in value:  # a fact (ansible_playbook_python): the controller's interpreter
         return None
     return value.split()[0] if value.split() else None
+
+
+def _programs(argv: object, defaults: dict[str, object]) -> list[str]:
+    """The programs an argv (a list, or a command line) starts: the first, and any a launcher runs."""
+    if isinstance(argv, str):
+        whole = re.fullmatch(r"\{\{\s*(\w+)\s*\}\}", argv.strip())
+        if whole and isinstance(defaults.get(whole.group(1)), list):
+            argv = defaults[whole.group(1)]
+        else:  # a command line: its role defaults filled in, then split
+            argv = re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: str(defaults.get(m.group(1), m.group(0))), argv).split()
+    words = argv if isinstance(argv, list) else []
+    out = []
+    rest = list(words)
+    while rest:
+        word = _word(rest.pop(0), defaults)
+        if word is None:
+            break
+        out.append(word)
+        if Path(word).name not in LAUNCHERS:
+            break
+        while rest and isinstance(rest[0], str) and rest[0].startswith("-"):
+            rest.pop(0)
+    return out
 
 
 def scan_tasks(path: Path, defaults: dict[str, object]) -> list[Use]:
     """Programs the roles' tasks run (command argv, template validate)."""
     uses = []
     lines = path.read_text(encoding="utf-8").splitlines()
+    # Line numbers of each key, in document order (the walk below meets them in that order).
+    at: dict[str, list[int]] = {}
+    for number, line in enumerate(lines, 1):
+        found = re.match(r"\s*(argv|validate|cmd):", line)
+        if found:
+            at.setdefault(found.group(1), []).append(number)
 
     def walk(node: object) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
                 if key in ("argv", "validate", "cmd"):
-                    word = _first_word(value, defaults)
-                    if word:
-                        at = next((i + 1 for i, ln in enumerate(lines) if f"{key}:" in ln), 0)
-                        uses.append(Use(word, f"{_shown(path)}:{at}"))
+                    line = at[key].pop(0) if at.get(key) else 0
+                    uses.extend(Use(word, f"{_shown(path)}:{line}") for word in _programs(value, defaults))
                 walk(value)
         elif isinstance(node, list):
             for item in node:
@@ -116,7 +151,7 @@ def all_uses() -> list[Use]:
     for file in sorted((REPO / "ansible" / "roles").glob("*/*/*.yml")):
         if file.parent.name in ("tasks", "handlers"):
             uses.extend(scan_tasks(file, defaults))
-    return [u for u in uses if Path(u.program).name not in NOT_PROGRAMS]
+    return [u for u in uses if Path(u.program).name not in GIVEN]
 
 
 def makefile_apt_packages(makefile: Path = REPO / "Makefile") -> set[str]:
@@ -222,7 +257,9 @@ def test_every_program_started_is_installed_by_the_makefile() -> None:
     uses = all_uses()
     found = {u.program for u in uses}
     # The scan sees the programs this issue was about, and those of every kind of starter.
-    assert {"nginx", "uv", "git", "docker", "haproxy", "mmdebstrap", "ansible-playbook", "kill"} <= found, found
+    assert {"nginx", "uv", "git", "docker", "haproxy", "mmdebstrap", "ansible-playbook", "kill", "setsid"} <= found, (
+        found
+    )
     assert "/usr/sbin/sshd" in found and "ssh-keygen" in found and "htpasswd" in found, found
     packages = provided_packages(makefile_apt_packages())
     assert missing(uses, packages) == []

@@ -18,6 +18,7 @@ from mlci.drift import check, reference
 from mlci.drift import report as drift_report
 from mlci.gate import report as gate_report
 from mlci.gate.checks import MetricRow, SliceResult
+from mlci.monitoring import notify
 from mlci.reports import Check
 
 SCRIPT = "<script>alert(1)</script>"
@@ -85,11 +86,26 @@ def drift_page(project: Path) -> list[Path]:
     return [drift_report.write_page(project / "drift.html", result, SCRIPT, IMG, SCRIPT)]
 
 
+def monitor_slack_message(project: Path) -> list[Path]:
+    doc = {
+        "model": SCRIPT,
+        "modelVersion": IMG,
+        "summary": f"drift in {SCRIPT} <!channel>",
+        "breaches": [{"check": "drift", "detail": f"{IMG}, <https://evil.example|click>"}],
+        "retrain": {"decision": SCRIPT},
+    }
+    path = project / "slack.json"
+    path.write_text(json.dumps(notify.slack_body(doc), ensure_ascii=False), encoding="utf-8")
+    assert "<!channel>" not in path.read_text() and "<https://" not in path.read_text()
+    return [path]
+
+
 WRITERS: dict[str, Callable[[Path], list[Path]]] = {
     "data-validate report.html": data_validate_page,
     "validate validation.html": gate_html,
     "validate summary.md": gate_markdown,
     "drift drift.html": drift_page,
+    "monitor Slack message": monitor_slack_message,
 }
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from mlci import reports
@@ -22,3 +23,11 @@ def test_html_escapes_text_but_not_markup(tmp_path: Path) -> None:
     page = reports.write_html(tmp_path / "r.html", "A & B", body).read_text()
     assert "&lt;script&gt;x&lt;/script&gt;" in page and '<span class="fail">FAILED</span>' in page
     assert "<title>A &amp; B</title>" in page and "http" not in page
+
+
+def test_junit_stays_parseable_with_control_characters_in_names(tmp_path: Path) -> None:
+    checks = [reports.Check("column a\x00b\x1b[31m", False, "bad \x08 value", details="x\x0cy")]
+    path = reports.write_junit(tmp_path / "junit.xml", "data-validate", checks)
+    case = next(ET.parse(path).getroot().iter("testcase"))  # noqa: S314 - ours
+    assert case.get("name") == "column a\ufffdb\ufffd[31m"
+    assert reports.junit_counts(path).failures == 1

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
-import pty
 import subprocess
 import sys
 from collections.abc import Callable
@@ -12,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MLCI, write
+from conftest import run_in_terminal, write
 from mlci import plan, run
 
 Mlci = Callable[..., subprocess.CompletedProcess[str]]
@@ -45,22 +43,8 @@ def test_bad_config_is_exit_2(mlci: Mlci, project: Path) -> None:
 
 def test_in_a_terminal_output_goes_to_a_log_shown_on_failure(project: Path) -> None:
     write(project / "tests" / "test_bad.py", "def test_bad():\n    assert 'expected' == 'observed'\n")
-    leader, follower = pty.openpty()
-    env = {**os.environ, "PATH": f"{MLCI.parent}{os.pathsep}{os.environ['PATH']}", "TERM": "xterm"}
-    env.pop("JENKINS_URL", None)
-    proc = subprocess.Popen([str(MLCI), "run"], cwd=project, stdin=follower, stdout=follower, stderr=follower, env=env)
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            data = os.read(leader, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    assert proc.wait(timeout=60) == 1
-    screen = b"".join(chunks).decode(errors="replace")
+    code, screen = run_in_terminal(["run"], project)
+    assert code == 1
     log_file = project / "reports" / "run" / "test.log"
     assert "'expected' == 'observed'" in log_file.read_text()
     assert f"--- last lines of {log_file.relative_to(project)} ---" in screen

@@ -12,7 +12,6 @@ import http.server
 import json
 import os
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,15 +20,17 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
-from conftest import MLCI, write
+from steps.gatekit import config as gate_config
 from steps.gatekit import make_project
 
+from conftest import MLCI, run_in_terminal, write
 from mlci import contracts
 
 # Users are masked as well (the catalog masks every variable it binds); secrets carry the
 # symbols whose encodings differ from the raw value.
 URL_USER, URL_PASSWORD = "url-user", "url-Pa55&w/rd"
-KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ==\n-----END OPENSSH PRIVATE KEY-----\n"
+KEY_BODY = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ"
+KEY = f"-----BEGIN OPENSSH PRIVATE KEY-----\n{KEY_BODY}==\n-----END OPENSSH PRIVATE KEY-----\n"
 STORE = ".mlci/mlflow.db"
 
 
@@ -71,7 +72,7 @@ def leaks(env: dict[str, str]) -> set[str]:
         if user and pw:
             bad |= forms(f"{env[user]}:{env[pw]}")
     bad |= forms(URL_PASSWORD) | forms(f"{URL_USER}:{URL_PASSWORD}")
-    bad.add("b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ")  # the private key's body
+    bad.add(KEY_BODY)
     return bad
 
 
@@ -82,7 +83,9 @@ class EchoingServer(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
-        page = f"<html><body><h1>500 Internal Server Error</h1><pre>{self.requestline}\n{self.headers}</pre></body></html>"
+        page = (
+            f"<html><body><h1>500 Internal Server Error</h1><pre>{self.requestline}\n{self.headers}</pre></body></html>"
+        )
         body = page.encode()
         self.send_response(500)
         self.send_header("Content-Type", "text/html")
@@ -114,12 +117,15 @@ class Run:
 
 def run_step(root: Path, env: dict[str, str], command: str, params: dict[str, Any]) -> Run:
     """`mlci COMMAND --params F --result R` in the workspace, as the Jenkins step runs it."""
-    before = {p for p in root.rglob("*") if p.is_file()}
+    before = {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
     params_file, result_file = root / f"{command}.params.json", root / f"{command}.result.json"
-    write(params_file, json.dumps(params))
     full = {**os.environ, **env, "PATH": f"{MLCI.parent}{os.pathsep}{os.environ['PATH']}"}
     full.pop("JENKINS_URL", None)
+    # The broken server answers 500 at once: no retries with backoff (minutes) to get there.
+    full |= {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0"}
+    params = dict(params)
     full["MLFLOW_TRACKING_URI"] = params.pop("_tracking", f"sqlite:///{root / STORE}")
+    write(params_file, json.dumps(params))
     proc = subprocess.run(
         [str(MLCI), command, "--params", str(params_file), "--result", str(result_file)],
         cwd=root,
@@ -128,7 +134,7 @@ def run_step(root: Path, env: dict[str, str], command: str, params: dict[str, An
         text=True,
         timeout=300,
     )
-    written = {p for p in root.rglob("*") if p.is_file()} - before
+    written = {p for p in root.rglob("*") if p.is_file() and before.get(p) != p.stat().st_mtime_ns}
     texts = {
         str(p.relative_to(root)): p.read_text(encoding="utf-8", errors="replace")
         for p in sorted(written | {params_file, result_file})
@@ -139,7 +145,15 @@ def run_step(root: Path, env: dict[str, str], command: str, params: dict[str, An
 
 def assert_masked(run: Run, env: dict[str, str]) -> None:
     bad = leaks(env)
-    found = {(where, b) for where, text in [("stdout/stderr", run.out), *run.files.items()] for b in bad if b in text}
+    # The params file is the step's input: a URL param holds what the user wrote there, but no
+    # bound credential may ever be in it.
+    url_forms = forms(URL_PASSWORD) | forms(f"{URL_USER}:{URL_PASSWORD}")
+    found = {
+        (where, b)
+        for where, text in [("stdout/stderr", run.out), *run.files.items()]
+        for b in (bad - url_forms if where.endswith(".params.json") else bad)
+        if b in text
+    }
     assert not found, f"secrets leaked (exit {run.code}): {sorted(found)}\n{run.out[-3000:]}"
 
 
@@ -156,20 +170,95 @@ def test_prints_every_credential():
 """
 
 TRAIN_PRINTS = """\
-import os, sys
+import os, runpy, sys
 print("training with", os.environ["MLFLOW_TRACKING_PASSWORD"], os.environ["MLFLOW_TRACKING_URI"])
 print("token", os.environ["MLFLOW_TRACKING_TOKEN"], file=sys.stderr)
-sys.exit(int(os.environ.get("TRAIN_EXIT", "0")) or os.execv(sys.executable, [sys.executable, *sys.argv[1:]]))
+if os.environ.get("TRAIN_FAIL"):
+    sys.exit("training failed; the token was " + os.environ["MLFLOW_TRACKING_TOKEN"])
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
 """
+BROKEN = "<the broken server>"
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
+    """The churn project with a data suite, a drift reference, a training command that prints
+    credentials, a suite and data whose categories include a password."""
+    import pandas as pd
+
+    from mlci.data import suggest
+    from mlci.drift import reference
+
     root = make_project(tmp_path_factory.mktemp("secrets") / "ws")
+    env = bound_credentials(root)
     write(root / "tests" / "test_model.py", "def test_ok():\n    assert True\n")
     write(root / "print_and_train.py", TRAIN_PRINTS)
-    env = bound_credentials(root)
+    train = pd.read_csv(root / "data" / "train.csv")
+    write(root / "suite.json", json.dumps(suggest.suggest(train, "churn", "data/train.csv")))
+    reference.save(reference.compute(train.drop(columns=["churned"])), root / "ref.json")
+    leaky = pd.read_csv(root / "data" / "holdout.csv")
+    leaky.loc[:20, "region"] = env["MLFLOW_TRACKING_PASSWORD"]
+    leaky.to_csv(root / "data" / "leaky.csv", index=False)
+    text = gate_config("churn").replace(
+        "  holdout: data/holdout.csv\n", "  holdout: data/holdout.csv\n  suite: suite.json\n"
+    )
+    # One on-prem target whose only host refuses SSH: deploy and rollback reach Ansible and fail.
+    write(root / "inventory.yml", "model_servers:\n  hosts:\n    web1: {ansible_host: 127.0.0.1, ansible_port: 1}\n")
+    target = "deploy:\n  - {name: stage, type: ansible, environment: staging, inventory: inventory.yml}\n"
+    write(root / ".mlci.yml", text.replace(" train.py,", " print_and_train.py, train.py,") + target)
     yield root, env
+
+
+RUN_ID = "0" * 32
+IMAGE = "127.0.0.1:5000/churn@sha256:" + "0" * 64
+# (command, params, extra environment, the exit codes the run may end with), in the order they
+# run: passing runs build on each other (train, validate, register, promote) in one workspace.
+CASES: list[tuple[str, dict[str, Any], dict[str, str], set[int]]] = [
+    ("plan", {}, {}, {0}),
+    ("test", {}, {}, {0}),
+    ("data-validate", {}, {}, {0}),
+    ("train", {}, {}, {0}),
+    ("validate", {}, {}, {0}),
+    ("register", {}, {}, {0}),
+    ("promote", {}, {}, {0}),
+    ("drift", {"reference": "ref.json", "current": "data/holdout.csv"}, {}, {0}),
+    ("drift", {"reference": "ref.json", "current": "data/holdout.csv", "pushgatewayUrl": BROKEN}, {}, {3}),
+    ("train", {}, {"TRAIN_FAIL": "1"}, {1}),
+    ("data-validate", {"files": ["data/leaky.csv"]}, {}, {1}),
+    ("drift", {"reference": "ref.json", "current": "data/leaky.csv"}, {}, {0, 1}),
+    ("rollback-model", {}, {}, {1, 2}),
+    ("train", {"trackingUri": BROKEN}, {}, {3}),
+    ("validate", {"trackingUri": BROKEN, "runId": RUN_ID}, {}, {3}),
+    ("register", {"trackingUri": BROKEN, "runId": RUN_ID}, {}, {3}),
+    ("promote", {"trackingUri": BROKEN}, {}, {3}),
+    ("rollback-model", {"trackingUri": BROKEN}, {}, {3}),
+    ("build", {"modelUri": "models:/churn/1", "push": False, "_tracking": BROKEN}, {}, {2, 3}),
+    ("deploy", {"image": IMAGE}, {}, {3}),
+    ("deploy", {"image": "not-pinned:1"}, {}, {2}),
+    ("smoke", {"url": BROKEN}, {}, {1, 3}),
+    ("rollback", {}, {}, {3}),
+    ("monitor", {"prometheusUrl": BROKEN, "pushgatewayUrl": BROKEN, "jenkinsUrl": BROKEN}, {}, {2, 3}),
+]
+
+
+def _case_id(case: tuple[str, dict[str, Any], dict[str, str], set[int]]) -> str:
+    command, params, extra, codes = case
+    return f"{command}-{'pass' if codes == {0} else 'fail'}-{'-'.join(sorted([*params, *extra])) or 'default'}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
+def test_no_step_writes_or_prints_a_credential(
+    case: tuple[str, dict[str, Any], dict[str, str], set[int]],
+    workspace: tuple[Path, dict[str, str]],
+    broken_server: str,
+) -> None:
+    root, env = workspace
+    command, params, extra, codes = case
+    params = {k: (broken_server if v == BROKEN else v) for k, v in params.items()}
+    run = run_step(root, {**env, **extra}, command, params)
+    assert run.code in codes, f"{command} exited {run.code}:\n{run.out[-3000:]}"
+    assert_masked(run, env)
 
 
 def test_failing_user_test_output_and_junit_are_masked(workspace: tuple[Path, dict[str, str]]) -> None:
@@ -182,3 +271,33 @@ def test_failing_user_test_output_and_junit_are_masked(workspace: tuple[Path, di
     assert run.code == 1, run.out
     assert "reports/test/junit.xml" in run.files and "****" in run.files["reports/test/junit.xml"]
     assert_masked(run, env)
+
+
+def test_a_step_prints_no_progress_bar_or_library_warning_unless_verbose(
+    workspace: tuple[Path, dict[str, str]],
+) -> None:
+    """mlflow's `Downloading artifacts: 100%|███` bars and warnings flood a Jenkins log."""
+    root, env = workspace
+    loud = run_step(root, env, "validate", {"verbose": True})
+    quiet = run_step(root, env, "validate", {})
+    assert loud.code == quiet.code == 0, quiet.out
+    assert "Downloading artifacts" in loud.out  # what verbose shows, and the default must not
+    assert "Downloading artifacts" not in quiet.out and "%|" not in quiet.out, quiet.out
+    assert not [line for line in quiet.out.splitlines() if not line.startswith("mlci: ")], quiet.out
+
+
+def test_mlci_run_stage_log_and_screen_are_masked(workspace: tuple[Path, dict[str, str]]) -> None:
+    """In a terminal `mlci run` sends a stage's output to reports/run/<stage>.log, shown on failure."""
+    root, env = workspace
+    write(root / "tests" / "test_leaky.py", PRINTS_SECRETS)
+    try:
+        code, screen = run_in_terminal(["run", "--stage", "test"], root, env)
+    finally:
+        (root / "tests" / "test_leaky.py").unlink()
+    stage_log = root / "reports" / "run" / "test.log"
+    assert code == 1 and "****" in stage_log.read_text(encoding="utf-8"), screen
+    files = {
+        str(p.relative_to(root)): p.read_text(encoding="utf-8")
+        for p in [stage_log, root / "reports" / "run" / "test.result.json", root / "reports" / "test" / "junit.xml"]
+    }
+    assert_masked(Run(code, screen, files), env)

@@ -127,8 +127,12 @@ def _data_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     # `mlci data validate` is the user-facing spelling of the `data-validate` step.
     _step_parser(data_sub, contracts.by_command("data-validate"), "validate")
-    suggest = data_sub.add_parser("suggest", help="write a starting expectation suite from a reference dataset")
-    suggest.add_argument("datafile", metavar="DATAFILE", help="CSV, Parquet or JSON-lines file")
+    suggest = data_sub.add_parser(
+        "suggest", help="write a starting expectation suite from reference datasets; it holds on every one"
+    )
+    suggest.add_argument(
+        "datafiles", nargs="+", metavar="DATAFILE", help="CSV, Parquet or JSON-lines files (training data, holdout)"
+    )
     suggest.add_argument("--out", required=True, metavar="FILE", help="where to write the suite JSON")
     suggest.add_argument("--name", help="suite name (default: the output file's stem)")
     suggest.add_argument("--margin", type=float, default=0.1, help="numeric ranges widened by this share (0.1)")
@@ -181,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "data" and args.data_command == "suggest":
             from mlci.data import suggest
 
-            return suggest.main(args.datafile, args.out, args.name, args.margin, args.max_categories)
+            return suggest.main(args.datafiles, args.out, args.name, args.margin, args.max_categories)
         if args.command == "serve":
             from mlci.serving import server, settings
 

@@ -25,6 +25,8 @@ DEFAULT_FILE = ".mlci.yml"
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=128)]
 Command = Annotated[list[str], Field(min_length=1)]
+# Debian policy: lower case letters, digits, + - . ; at least two characters, alphanumeric first.
+DebianPackage = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9+.-]+$", max_length=100)]
 
 # Upper bounds of numeric keys: far above any sensible value, low enough that no step
 # overflows or waits for ever on a typo (`latency_rows: 10000000000000000000000`).
@@ -153,6 +155,16 @@ class ImageConfig(Section):
     registry: str | None = Field(None, description="Registry host[:port] to push to.")
     repository: str | None = Field(None, description="Repository in the registry; default: model name.")
     base_image: str = Field("python:3.11-slim", description="Base image of the model image.")
+    system_packages: list[DebianPackage] = Field(
+        [],
+        description=(
+            "Debian packages the model needs at run time (e.g. `libgomp1` for LightGBM), installed with apt from"
+            " the base image's own sources (for an `mlci base-image`: the mirror it was built from) in a cached layer."
+        ),
+    )
+    ready_timeout_seconds: float = Field(
+        120, gt=0, description="How long the image's proof run waits for the container to be ready before a push."
+    )
 
 
 class DeploySlo(Section):

@@ -163,7 +163,21 @@ def _type(prop: dict[str, Any], defs: dict[str, Any]) -> str:
     if kind == "object":
         extra = prop.get("additionalProperties")
         return f"mapping of {_type(extra, defs)}" if isinstance(extra, dict) else "mapping"
-    return str(kind)
+    return str(kind) + _range(prop)
+
+
+BOUNDS = (("minimum", "≥"), ("exclusiveMinimum", ">"), ("maximum", "≤"), ("exclusiveMaximum", "<"))
+
+
+def _range(prop: dict[str, Any]) -> str:
+    """` (> 0, ≤ 1440)`: the bounds of a numeric key, as the schema states them."""
+    parts = []
+    for key, op in BOUNDS:
+        if key in prop:
+            value = prop[key]
+            shown = int(value) if isinstance(value, float) and value.is_integer() else value
+            parts.append(f"{op} {shown}")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _ref_name(prop: dict[str, Any]) -> str | None:
@@ -188,7 +202,8 @@ def config_markdown() -> str:
         "",
         "One file in the model repository configures every stage. Precedence: built-in defaults <",
         "`.mlci.yml` < step parameters. Unknown keys are errors (with a did-you-mean), values are",
-        'strictly typed (a quoted `"0.8"` is not a number), and every error names the file, the',
+        'strictly typed (a quoted `"0.8"` is not a number; numbers are finite, `.nan` and `.inf` are',
+        "refused, and bounded as the type column says), and every error names the file, the",
         "line and the key path, e.g. `.mlci.yml:14 validate.thresholds.accuracy.threshold: expected",
         "a number, got 'high'` (exit 2). `mlci config show` prints the effective config,",
         "`mlci config schema` its JSON Schema (for editor completion).",

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import threading
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -153,14 +154,26 @@ def redact(text: str) -> str:
 
 
 def redact_data(data: Any) -> Any:
-    """`redact` over every string inside JSON-like data (keys too: a key can be a message)."""
+    """`redact` over every string value inside JSON-like data; keys are the document's structure
+    (a masked `summary` key would hide the summary from its reader) and stay."""
     if isinstance(data, str):
         return redact(data)
     if isinstance(data, dict):
-        return {redact(k) if isinstance(k, str) else k: redact_data(v) for k, v in data.items()}
+        return {k: redact_data(v) for k, v in data.items()}
     if isinstance(data, (list, tuple)):
         return [redact_data(v) for v in data]
     return data
+
+
+def redact_xml(root: ET.Element) -> ET.Element:
+    """`redact` over every text and attribute value of an XML tree, in place; tag and attribute
+    names are markup and stay, so the file still parses whatever a secret's value is."""
+    for element in root.iter():
+        element.text = redact(element.text) if element.text else element.text
+        element.tail = redact(element.tail) if element.tail else element.tail
+        for key, value in element.attrib.items():
+            element.attrib[key] = redact(value)
+    return root
 
 
 def excerpt(body: str | bytes, limit: int = EXCERPT_CHARS) -> str:
@@ -172,27 +185,43 @@ def excerpt(body: str | bytes, limit: int = EXCERPT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def write_text(path: Path, text: str) -> Path:
-    """Write a report, result or log file mlci produces, masked; the one writer they all use.
-    Written beside and renamed, so a reader never sees half a file."""
+def _write(path: Path, text: str) -> Path:
+    # Written beside and renamed, so a reader never sees half a file.
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(redact(text), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
     return path
 
 
+def write_text(path: Path, text: str) -> Path:
+    """Write a report or log file mlci produces, masked: the one writer they all use."""
+    return _write(path, redact(text))
+
+
 def write_json(path: Path, data: Any, indent: int | None = 2) -> Path:
-    return write_text(path, json.dumps(data, indent=indent) + "\n")
+    """A JSON report or result, its string values masked before they are escaped."""
+    return _write(path, json.dumps(redact_data(data), indent=indent) + "\n")
+
+
+def write_xml(path: Path, root: ET.Element) -> Path:
+    """An XML report (JUnit), its text and attribute values masked."""
+    return _write(path, ET.tostring(redact_xml(root), encoding="unicode", xml_declaration=True))
 
 
 def mask_file(path: Path) -> None:
-    """Mask a file another program wrote for mlci to archive (pytest's JUnit XML)."""
-    if path.is_file():
+    """Mask an XML report another program wrote for mlci to archive (pytest's JUnit XML)."""
+    if not path.is_file():
+        return
+    try:
+        # The pytest we just ran wrote it; expat refuses entity expansion.
+        root = ET.parse(path).getroot()  # noqa: S314
+    except ET.ParseError:
         text = path.read_text(encoding="utf-8", errors="replace")
-        masked = redact(text)
-        if masked != text:
-            write_text(path, masked)
+        if redact(text) != text:
+            write_text(path, text)
+        return
+    write_xml(path, root)
 
 
 def copy_masked(source: IO[bytes], sink: IO[str] | None, write_line: Any = None) -> None:

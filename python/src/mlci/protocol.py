@@ -86,17 +86,18 @@ def prepare(contract: contracts.Contract, params: dict[str, Any], source: str) -
 
 
 def inside_workspace(name: str, what: str) -> None:
-    """A step writes its reports next to its config: a config outside the workspace (Jenkins'
-    WORKSPACE, else the directory the step runs in) would make it write outside. A relative
-    name may not climb out; under Jenkins an absolute one may not point out either."""
+    """A step writes its reports next to its config: a config outside the workspace would make
+    it write outside. The workspace is Jenkins' WORKSPACE when the Jenkins step runs the CLI (it
+    sets MLCI_RESULT), else the directory the CLI runs in. A relative name may not climb out of
+    it; under Jenkins an absolute one may not point out either."""
     from mlci import config
 
-    workspace = os.environ.get("WORKSPACE")
+    workspace = os.environ.get("WORKSPACE") if os.environ.get("MLCI_RESULT") else None
     if not workspace and Path(name).is_absolute():
         return  # a local caller naming a file by full path chose where the reports go
     root = Path(workspace).resolve() if workspace else Path.cwd().resolve()
     try:
-        target = Path(root, name).resolve()
+        target = (Path.cwd() / name).resolve()
     except (OSError, ValueError):
         return  # an unreadable name: config.load says what is wrong with it
     if not target.is_relative_to(root):

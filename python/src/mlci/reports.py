@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -46,8 +47,17 @@ class Check:
     seconds: float = 0.0
 
 
+# Characters XML 1.0 cannot carry at all, even escaped; a column name may hold them.
+XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml(text: str) -> str:
+    return XML_ILLEGAL.sub("\ufffd", text)
+
+
 def write_junit(path: Path, suite: str, checks: Sequence[Check]) -> Path:
     """One <testcase> per check, failures carrying their message; Jenkins' JUnit plugin reads it."""
+    checks = [Check(_xml(c.name), c.passed, _xml(c.message), _xml(c.details), c.seconds) for c in checks]
     failures = sum(not c.passed for c in checks)
     root = ET.Element("testsuites", name=suite, tests=str(len(checks)), failures=str(failures))
     suite_el = ET.SubElement(
@@ -67,7 +77,7 @@ def write_junit(path: Path, suite: str, checks: Sequence[Check]) -> Path:
             failure.text = check.details or check.message
         elif check.message:
             ET.SubElement(case, "system-out").text = check.message
-    return masking.write_text(path, ET.tostring(root, encoding="unicode", xml_declaration=True))
+    return masking.write_xml(path, root)
 
 
 STYLE = """

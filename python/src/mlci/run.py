@@ -47,6 +47,7 @@ def _run_stage(stage: dict[str, Any], config_file: str, run_dir: Path) -> tuple[
 
 
 def run(config_file: str, only: Sequence[str] | None, yes: bool) -> int:
+    protocol.inside_workspace(config_file, "--config")  # its stages' reports go next to it
     loaded = config.load(config_file)
     stages = plan.build(loaded.config, only)
     run_dir = loaded.project_dir / "reports" / "run"

@@ -7,13 +7,19 @@
 #   MLCI_VERSION        version to install (required), e.g. 0.1.0
 #   MLCI_VENV           virtualenv directory (default: $XDG_CACHE_HOME or ~/.cache, mlci/venv-VERSION)
 #   MLCI_PIP_INDEX_URL  package index to install from (default: pip's own configuration)
-#   MLCI_PIP_SOURCE     a wheel or a local project path to install instead of mlci==VERSION
+#   MLCI_PIP_SOURCE     a wheel or a local project path to install instead of mlci[all]==VERSION
+#                       (add [all] to a wheel's path for the steps' dependencies: mlci-V.whl[all])
 #   MLCI_PYTHON         the Python interpreter to build the venv with (>= 3.11, with venv)
+#   MLCI_BOOTSTRAP_ERROR a file to write the error message to on failure (the library shows it)
 # Output: log lines on stderr; the CLI path as the last line on stdout.
 set -eu
 
 say() { printf '[mlci bootstrap] %s\n' "$*" >&2; }
-die() { say "error: $*"; exit 1; }
+die() {
+  say "error: $*"
+  if [ -n "${MLCI_BOOTSTRAP_ERROR:-}" ]; then printf '%s\n' "$*" > "$MLCI_BOOTSTRAP_ERROR" || true; fi
+  exit 1
+}
 
 FIX="install python3 (>= 3.11) and python3-venv on the agent, or set MLCI_PYTHON to such an interpreter, or pass dockerImage to run the CLI in a container"
 
@@ -87,12 +93,22 @@ if [ "$(current)" != "$want" ]; then
   fi
   say "creating $venv with $python"
   "$python" -m venv "$venv" >&2
-  source_spec=${MLCI_PIP_SOURCE:-mlci==$version}
+  # The `all` extra: the pipeline steps need mlflow, ansible-core and the rest, not only the CLI.
+  source_spec=${MLCI_PIP_SOURCE:-mlci[all]==$version}
   say "installing $source_spec"
-  if [ -n "${MLCI_PIP_INDEX_URL:-}" ]; then
-    "$venv/bin/python" -m pip install --disable-pip-version-check --quiet --index-url "$MLCI_PIP_INDEX_URL" "$source_spec" >&2
-  else
-    "$venv/bin/python" -m pip install --disable-pip-version-check --quiet "$source_spec" >&2
+  # pip's output goes to the log as it comes, and into a file: when pip fails, its own error
+  # lines become the message (an unreachable index or a missing wheel is not a Python problem).
+  piplog="$lock/pip.log"
+  set -- --disable-pip-version-check --quiet
+  if [ -n "${MLCI_PIP_INDEX_URL:-}" ]; then set -- "$@" --index-url "$MLCI_PIP_INDEX_URL"; fi
+  status=0
+  "$venv/bin/python" -m pip install "$@" "$source_spec" > "$piplog" 2>&1 || status=$?
+  cat "$piplog" >&2
+  if [ "$status" -ne 0 ]; then
+    rm -rf "$venv"
+    errors=$(grep '^ERROR:' "$piplog" | tail -n 3 | tr '\n' ' ' || true)
+    [ -n "$errors" ] || errors=$(grep -v '^[[:space:]]*$' "$piplog" | tail -n 3 | tr '\n' ' ' || true)
+    die "pip install $source_spec failed (exit $status): ${errors% }. The agent needs the mlci wheel from a package index (MLCI_PIP_INDEX_URL, or pip's own configuration) or a file (MLCI_PIP_SOURCE): see docs/getting-started.md, \"Publishing the CLI for agents\"; or pass dockerImage"
   fi
   got=$(current)
   if [ "$got" != "$want" ]; then

@@ -89,12 +89,20 @@ class Cli implements Serializable {
     private String bootstrap(String step, String version, String tmpDir) {
         String file = tmpDir + '/mlci/bootstrap.sh'
         String out = tmpDir + '/mlci/bootstrap.out'
+        String err = tmpDir + '/mlci/bootstrap.error'
         script.writeFile(file: file, text: script.libraryResource('io/mlci/bootstrap.sh'))
+        script.writeFile(file: err, text: '') // an earlier build's message is not this one's
         int status = 0
-        script.withEnv(['MLCI_BOOTSTRAP=' + file, 'MLCI_BOOTSTRAP_OUT=' + out, 'MLCI_VERSION=' + version]) {
+        script.withEnv(['MLCI_BOOTSTRAP=' + file, 'MLCI_BOOTSTRAP_OUT=' + out, 'MLCI_BOOTSTRAP_ERROR=' + err,
+                        'MLCI_VERSION=' + version]) {
             status = script.sh(script: BOOTSTRAP_SCRIPT, returnStatus: true, label: 'mlci: bootstrap CLI')
         }
         List<String> printed = script.fileExists(out) ? lines(script.readFile(file: out)) : []
+        String reason = script.fileExists(err) ? script.readFile(file: err).trim() : ''
+        if (status != 0 && reason) {
+            // bootstrap.sh's own message names the cause and the fix (pip's error, the interpreter).
+            script.error("[${step}] could not set up the mlci ${version} CLI: ${reason} (see docs/steps/${step}.md)")
+        }
         if (status != 0 || !printed) {
             script.error("[${step}] could not set up the mlci ${version} CLI: bootstrap.sh exited ${status} " +
                 '(its message is in the log above). Install python3 (>= 3.11) and python3-venv on the agent, ' +

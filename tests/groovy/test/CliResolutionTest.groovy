@@ -154,6 +154,32 @@ class CliResolutionTest {
     }
 
     @Test
+    void bootstrapFailureShowsPipsError() {
+        Harness h = bare()
+        h.onSh(Cli.PATH_SCRIPT) { Map call -> '' }
+        String pip = 'pip install mlci==0.1.0 failed (exit 1): ERROR: No matching distribution found for mlci==0.1.0. ' +
+            'The agent needs the mlci wheel from a package index (MLCI_PIP_INDEX_URL, or pip\'s own configuration)'
+        h.onSh(Cli.BOOTSTRAP_SCRIPT) { Map call ->
+            h.putFile(call.env.MLCI_BOOTSTRAP_ERROR, pip + '\n')
+            1
+        }
+        String message = Support.failure { h.step('mlTest') }
+        assert message == "[mlTest] could not set up the mlci 0.1.0 CLI: ${pip} (see docs/steps/mlTest.md)".toString()
+        assert !message.contains('python3-venv')
+        assert h.cliRuns.isEmpty()
+    }
+
+    @Test
+    void staleBootstrapErrorIsNotReused() {
+        Harness h = bare()
+        h.onSh(Cli.PATH_SCRIPT) { Map call -> '' }
+        bootstrapPrints(h, '/cache/venv/bin/mlci')
+        h.putFile(h.workspace() + '@tmp/mlci/bootstrap.error', 'pip install failed (an earlier build)\n')
+        h.step('mlTest')
+        assert h.getFile(h.workspace() + '@tmp/mlci/bootstrap.error') == ''
+    }
+
+    @Test
     void resolvedOncePerBuildAndAgent() {
         Harness h = bare()
         h.cliOnPath()

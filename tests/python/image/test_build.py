@@ -122,23 +122,14 @@ def test_image_is_non_root_labelled_healthchecked_and_dependencies_come_first(bu
     deps_layer = next(i for i, h in enumerate(history) if "COPY dir:" in h and h.strip().endswith("/opt/mlci/venv"))
     assert model_layer < deps_layer
     # No compilers, pip or wheel caches left behind.
-    out = subprocess.run(
-        [
-            "/usr/bin/docker",
-            "run",
-            "--rm",
-            "--entrypoint",
-            "sh",
-            image.id,
-            "-c",
-            "command -v gcc cc pip; ls -A /tmp | wc -l; test -e /root/.cache || id -u",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout.split()
+    out = in_image(image.id, "sh", "command -v gcc cc pip; ls -A /tmp | wc -l; test -e /root/.cache || id -u")
     assert out == ["0", "10001"]
+
+
+def in_image(image: str, entrypoint: str, script: str) -> list[str]:
+    """The words `entrypoint -c script` prints in a throwaway container of `image`."""
+    argv = ["/usr/bin/docker", "run", "--rm", "--entrypoint", entrypoint, image, "-c", script]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True).stdout.split()
 
 
 @pytest.fixture(scope="session")

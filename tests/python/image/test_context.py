@@ -110,3 +110,15 @@ def test_test_and_dev_requirements_stay_out_of_the_image(tmp_path: Path) -> None
     skops = context.serving_only(reqs, model_dir(tmp_path / "b", "", flavor="skops"))
     assert skops.kept == ["mlflow-skinny==3.17.2", "scikit-learn==1.9.1", "skops==0.16.0"]
     assert skops.dropped == ["pytest==9.2.0", "pytest_cov>=5"]
+
+
+def test_skops_stays_for_a_lightgbm_model_saved_in_skops(tmp_path: Path) -> None:
+    # mlflow.lightgbm saves a scikit-learn-API LightGBM model as model.skops.
+    (tmp_path / "MLmodel").write_text(
+        "flavors:\n"
+        "  python_function: {loader_module: mlflow.lightgbm, data: model.skops}\n"
+        "  lightgbm: {data: model.skops, serialization_format: skops}\n"
+    )
+    kept = context.serving_only(["lightgbm==4.7.0", "pytest==9.2.0", "skops==0.16.0"], tmp_path)
+    assert kept.kept == ["lightgbm==4.7.0", "skops==0.16.0"]
+    assert kept.dropped == ["pytest==9.2.0"]

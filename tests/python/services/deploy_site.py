@@ -159,9 +159,13 @@ deploy:
     canary_steps: [10, 50, 100]
     canary_interval_seconds: 4
     # This machine is shared and busy: tail latency is noisy, so the relative p99 limit is loose
-    # and the median (p50, default limits) is what catches a slower build.
+    # and the median (p50, default limits) is what catches a slower build. A stall of the whole
+    # machine (load 8-12) can push any p99 past a second; it hits the stable slots in the same
+    # window too, so latency is judged against stable, and the absolute limit only catches the
+    # absurd.
     slo:
       min_requests: 20
+      max_p99_ms: 10000
       p99_factor: 3.0
       p99_slack_ms: 250
     smoke:
@@ -175,7 +179,7 @@ deploy:
         min_requests: 100
         max_error_rate: 0.0
         max_error_rate_increase: 0.0
-        max_p99_ms: 1000
+        max_p99_ms: 10000
         p99_factor: 3.0
         p99_slack_ms: 250
 """

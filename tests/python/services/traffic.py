@@ -3,6 +3,11 @@ a load balancer at a target rate, bounded in requests and time, counting every n
 and every connection error as a failed request (never retried). As pooling clients (urllib3) do,
 a kept-alive connection the server closed while it was idle is not reused. Traffic goes to
 127.0.0.1 only.
+
+On a shared, busy machine the generator and the servers compete for the same cores, so a fixed
+rate may be more than the machine can deliver: `steady` measures what it delivers now
+(`capacity`, unpaced clients for a few seconds) and offers a share of that, and every summary
+says what was offered and measured. Failed requests are counted the same either way.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ class Traffic:
     ok: int = 0
     failures: list[tuple[float, str]] = field(default_factory=list)  # (seconds since start, what)
     samples: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, latency ms)
+    offered: float = 0.0  # the target rate, req/s
+    capacity: float | None = None  # what the machine delivered unpaced just before, req/s
 
     @property
     def requests(self) -> int:
@@ -43,8 +50,10 @@ class Traffic:
 
     def summary(self) -> str:
         first = self.failures[:3]
+        measured = f", measured capacity {self.capacity:.0f}/s" if self.capacity is not None else ""
         return (
-            f"{self.requests} requests in {self.seconds:.1f} s ({self.rate:.0f}/s), {len(self.failures)} failed {first}"
+            f"{self.requests} requests in {self.seconds:.1f} s ({self.rate:.0f}/s of {self.offered:.0f}/s offered"
+            f"{measured}), {len(self.failures)} failed {first}"
         )
 
 
@@ -70,7 +79,7 @@ class Load:
         self.deadline_seconds = max_seconds
         self.stop = threading.Event()
         self.lock = threading.Lock()
-        self.traffic = Traffic()
+        self.traffic = Traffic(offered=rate)
         self.threads: list[threading.Thread] = []
 
     def _client(self, offset: float) -> None:
@@ -132,3 +141,28 @@ class Load:
         for thread in self.threads:
             thread.join(timeout=60)
         self.traffic.stopped = time.perf_counter()
+
+
+def capacity(port: int, payload: dict[str, Any], clients: int, seconds: float = 3.0) -> Traffic:
+    """What the machine delivers through `port` now: `clients` clients sending back to back."""
+    with Load(port, payload, rate=10_000.0, clients=clients, max_seconds=seconds * 2) as traffic:
+        time.sleep(seconds)
+    return traffic
+
+
+def steady(
+    port: int, payload: dict[str, Any], rate: float, clients: int, share: float = 0.6, minimum: float = 20.0
+) -> Load:
+    """Load at `rate`, or at `share` of the measured capacity when the machine delivers less now.
+    Fails (never skips) when even the measurement failed requests or the machine delivers less
+    than `minimum` req/s: a deploy under such load would test nothing."""
+    probe = capacity(port, payload, clients)
+    if probe.failures:
+        raise AssertionError(f"measuring capacity before the load: {probe.summary()}")
+    if probe.rate < minimum:
+        raise AssertionError(
+            f"this machine delivers {probe.rate:.0f} req/s now (under {minimum:.0f}): {probe.summary()}"
+        )
+    load = Load(port, payload, rate=min(rate, share * probe.rate), clients=clients)
+    load.traffic.capacity = probe.rate
+    return load

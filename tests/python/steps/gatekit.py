@@ -90,25 +90,51 @@ def client():  # type: ignore[no-untyped-def]
     return MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
 
 
+def experiment(name: str) -> str:
+    """An experiment's id, for runs a test logs itself: `mlflow.set_experiment` would leave it
+    active for every later test of the process."""
+    found = client().get_experiment_by_name(name)
+    return str(found.experiment_id if found else client().create_experiment(name))
+
+
 def aliases(name: str) -> dict[str, str]:
     return {a: str(v) for a, v in client().get_registered_model(name).aliases.items()}
 
 
-def config(name: str, extra: str = "") -> str:
+def project_config(name: str, task: str, target: str, features: str, validate: str) -> str:
+    """A test project's `.mlci.yml`: its train.py on data/train.csv, its holdout, `validate`."""
     return f"""\
 version: 1
 model:
   name: {name}
-  task: classification
-  target: churned
+  task: {task}
+  target: {target}
 data:
   train: data/train.csv
   holdout: data/holdout.csv
 training:
   command: [{sys.executable}, train.py, --data, data/train.csv]
   params:
-    features: "{STRONG}"
+    features: "{features}"
 validate:
+{validate}"""
+
+
+def train_runs(root: Path, render: Callable[[str, str], str], features: dict[str, str]) -> dict[str, str]:
+    """Train one run per label (`--features` each), through `mlci train`; label -> run id."""
+    runs = {"root": str(root)}
+    for label, names in features.items():
+        code, result = step("train", "trained", root, render=render, params={"features": names})
+        assert code == 0, result["summary"]
+        runs[label] = result["outputs"]["runId"]
+    return runs
+
+
+def config(name: str, extra: str = "") -> str:
+    return project_config(name, "classification", "churned", STRONG, CHURN_VALIDATE + extra)
+
+
+CHURN_VALIDATE = """\
   thresholds:
     accuracy_score:
       threshold: 0.6
@@ -120,7 +146,7 @@ validate:
   max_latency_p95_ms: 2000
   latency_rows: 200
   latency_repeats: 5
-{extra}"""
+"""
 
 
 def make_project(root: Path) -> Path:

@@ -5,10 +5,9 @@ strong model. Its holdout carries two columns the model does not take: `row_id` 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from gatekit import TRAIN_ARGS, commit_all
+from gatekit import TRAIN_ARGS, commit_all, project_config
 
 from conftest import write
 
@@ -34,24 +33,14 @@ with mlflow.start_run(run_id=os.environ["MLFLOW_RUN_ID"]):
 
 
 def config(name: str, extra: str = "") -> str:
-    return f"""\
-version: 1
-model:
-  name: {name}
-  task: regression
-  target: progression
-data:
-  train: data/train.csv
-  holdout: data/holdout.csv
-training:
-  command: [{sys.executable}, train.py, --data, data/train.csv]
-  params:
-    features: "{ALL}"
-validate:
+    return project_config(name, "regression", "progression", ALL, VALIDATE + extra)
+
+
+VALIDATE = """\
   thresholds:
     root_mean_squared_error:
       min_relative_change: 0.0
-{extra}"""
+"""
 
 
 def make_project(root: Path) -> Path:

@@ -188,3 +188,31 @@ def test_cli_spellings(repo: Path, mlci: Mlci) -> None:
     proc = mlci("data", "validate", "--result", "out/result.json")
     result = json.loads((repo / "out" / "result.json").read_text())
     assert (proc.returncode, result["command"], result["status"]) == (0, "data-validate", "passed"), proc.stderr
+
+
+def test_suite_suggested_from_several_files_passes_on_every_one(repo: Path, mlci: Mlci) -> None:
+    holdout = data(5, 120)
+    holdout.loc[3, "age"] = 95  # above every training value
+    holdout.loc[4, "income"] = None  # the training data has no missing income
+    holdout.loc[[5, 6], "plan"] = "enterprise"  # a plan only the holdout has
+    holdout.to_csv(repo / "data" / "holdout.csv", index=False)
+    files = ["data/train.csv", "data/holdout.csv"]
+    one = mlci("data", "suggest", "data/train.csv", "--out", "one.json")
+    assert one.returncode == 0, one.stderr
+    assert run({"suite": "one.json", "files": files})[0] == 1  # one file's bounds fail the other
+    proc = mlci("data", "suggest", *files, "--out", "both.json")
+    assert proc.returncode == 0, proc.stderr
+    code, result = run({"suite": "both.json", "files": files})
+    assert (code, result["outputs"]["failed"]) == (0, 0), result["summary"]
+    suite = json.loads((repo / "both.json").read_text())
+    assert suite["meta"]["generated_by"] == "mlci data suggest data/train.csv data/holdout.csv"
+    rows = next(e for e in suite["expectations"] if e["type"] == "expect_table_row_count_to_be_between")
+    assert rows["kwargs"] == {"min_value": 12, "max_value": 20_000}
+
+
+def test_files_with_different_columns_get_the_common_ones(tmp_path: Path) -> None:
+    a, b = data(0, 100), data(1, 100).drop(columns=["plan"]).assign(extra=1)
+    suite = suggest.suggest_many([("a.csv", a), ("b.csv", b)], "s")
+    first = suite["expectations"][0]
+    assert first["kwargs"] == {"column_set": ["age", "income"], "exact_match": False}
+    assert not {"plan", "extra"} & {e["kwargs"].get("column") for e in suite["expectations"]}

@@ -9,19 +9,14 @@ from pathlib import Path
 
 import pytest
 import regkit
-from gatekit import aliases, champion, client, sqlite_store, step
+from gatekit import aliases, champion, client, sqlite_store, step, train_runs
 
 
 @pytest.fixture(scope="module")
 def gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     root = regkit.make_project(tmp_path_factory.mktemp("gate") / "diabetes")
     with sqlite_store(root):
-        runs = {"root": str(root)}
-        for label, features in (("strong", regkit.ALL), ("weak", regkit.WEAK)):
-            code, result = step("train", "diabetes", root, render=regkit.config, params={"features": features})
-            assert code == 0, result["summary"]
-            runs[label] = result["outputs"]["runId"]
-        yield runs
+        yield train_runs(root, regkit.config, {"strong": regkit.ALL, "weak": regkit.WEAK})
 
 
 def test_worse_regressor_is_rejected_naming_the_error_metric_and_both_values(gate: dict[str, str]) -> None:

@@ -42,6 +42,9 @@ def holdout_rows(config: Config, project_dir: Path, smoke: SmokeConfig) -> Rows:
         frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, nrows=smoke.rows)
     except FileNotFoundError:
         raise InputError(f"data.holdout: {config.data.holdout} not found in {project_dir.resolve()}") from None
+    except (UnicodeDecodeError, ValueError, OSError) as err:  # pandas' and Arrow's parse errors subclass these
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise InputError(f"data.holdout: {config.data.holdout} is unreadable: {first}") from None
     frame = frame.head(smoke.rows)
     if frame.empty:
         raise InputError(f"data.holdout: {config.data.holdout} has no rows")

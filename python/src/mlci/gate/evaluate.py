@@ -7,15 +7,18 @@ import math
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlci import log
+from mlci import log, tracking
 from mlci.errors import InputError
+from mlci.gate import blame
 
 if TYPE_CHECKING:
     import pandas as pd
 
 MODEL_TYPES = {"classification": "classifier", "regression": "regressor"}
+PREDICTION = "mlci_prediction"  # the column of predictions scored without the model
 
 
 @dataclass
@@ -23,6 +26,19 @@ class Loaded:
     model: Any  # mlflow.pyfunc.PyFuncModel
     size_bytes: int
     seconds: float
+
+
+def load(srv: tracking.Server, uri: str, workdir: Path, who: str, env_manager: str | None, role: str) -> Loaded:
+    """Download the model's artifacts once (their size is the size budget), then load them in
+    the Python `modelenv` chooses for it (`role` names the model in its log lines). A failed
+    download is the artifact store's (exit 3); a model that does not load from its artifacts
+    is the model's (exit 2: `who` and `uri` named, with the cause)."""
+    from mlci.gate import modelenv
+
+    with tracking.guard(srv, f"downloading {who} {uri}", download=True):
+        downloaded = modelenv.download(uri, workdir)
+    with blame.model_guard(srv, f"loading {who} {uri}", f"{who} {uri} cannot be loaded"):
+        return modelenv.load(downloaded, env_manager, role)
 
 
 def input_columns(model: Any, frame: pd.DataFrame, target: str) -> list[str]:
@@ -52,8 +68,9 @@ def quiet_mlflow() -> None:
     logging.getLogger("mlflow.models.evaluation.validation").setLevel(logging.WARNING)
 
 
-def predict(model: Any, frame: pd.DataFrame, target: str, holdout: str) -> Any:
-    """The candidate's predictions; a holdout the model's signature rejects is bad input."""
+def predict(model: Any, frame: pd.DataFrame, target: str, holdout: str, uri: str) -> Any:
+    """The candidate's predictions; a holdout the model's signature rejects, or a predict that
+    raises, is bad input (predict never talks to the tracking server)."""
     from mlflow.exceptions import MlflowException
 
     schema = model.metadata.get_input_schema()
@@ -73,26 +90,46 @@ def predict(model: Any, frame: pd.DataFrame, target: str, holdout: str) -> Any:
     except MlflowException as err:
         # MLflow's message starts with a dump of the data; its last line says what is wrong.
         reason = str(err.message).strip().splitlines()[-1]
-        raise InputError(f"{holdout}: the candidate model rejects this data (its signature): {reason[:400]}") from None
-    except (KeyError, ValueError, TypeError) as err:
         raise InputError(
-            f"{holdout}: the candidate model cannot predict this data: {type(err).__name__}: {err}"
+            f"{holdout}: the candidate model rejects this data (its signature): {reason[:400]} ({uri})"
         ) from None
+    except Exception as err:
+        raise InputError(f"{holdout}: the candidate model {uri} cannot predict this data: {blame.cause(err)}") from None
 
 
-def metrics(model: Any, frame: pd.DataFrame, target: str, task: str) -> dict[str, float]:
-    """`mlflow.models.evaluate` in the active run: its metrics (and plots) land in that run."""
+def metrics(
+    srv: tracking.Server,
+    model: Any,
+    frame: pd.DataFrame,
+    target: str,
+    task: str,
+    who: str,
+    uri: str,
+    predictions: Any = None,
+) -> dict[str, float]:
+    """`mlflow.models.evaluate` in the active run: its metrics (and plots) land in that run.
+    Logging them is the tracking server's part (exit 3 when it fails); predicting and scoring
+    are the model's (exit 2). With `predictions` (labels read from class probabilities) those
+    are scored instead of calling the model, whose raw output MLflow cannot score."""
     import mlflow
 
-    result = mlflow.models.evaluate(  # type: ignore[no-untyped-call]
-        model,
-        frame[[*input_columns(model, frame, target), target]],
-        targets=target,
-        model_type=MODEL_TYPES[task],
-        evaluators=["default"],
-        # SHAP is optional and breaks on pandas' string dtype; the gate never reads it.
-        evaluator_config={"default": {"log_model_explainability": False}},
-    )
+    if predictions is None:
+        data, given = frame[[*input_columns(model, frame, target), target]], {"model": model}
+    else:
+        import pandas as pd
+
+        data = pd.DataFrame({target: frame[target].to_numpy(), PREDICTION: predictions})
+        given = {"predictions": PREDICTION}
+    with blame.model_guard(srv, f"evaluating {who} {uri}", f"{who} {uri} cannot be evaluated on the holdout"):
+        result = mlflow.models.evaluate(  # type: ignore[no-untyped-call]
+            data=data,
+            targets=target,
+            model_type=MODEL_TYPES[task],
+            evaluators=["default"],
+            # SHAP is optional and breaks on pandas' string dtype; the gate never reads it.
+            evaluator_config={"default": {"log_model_explainability": False}},
+            **given,
+        )
     return {k: float(v) for k, v in result.metrics.items() if isinstance(v, int | float) or hasattr(v, "item")}
 
 

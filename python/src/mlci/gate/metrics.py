@@ -57,6 +57,22 @@ METRICS: dict[str, tuple[Metric, ...]] = {
 }
 
 
+# Names users type for MLflow's metrics, for the did-you-mean of a refused one.
+ABBREVIATIONS = {
+    "rmse": "root_mean_squared_error",
+    "mse": "mean_squared_error",
+    "mae": "mean_absolute_error",
+    "mape": "mean_absolute_percentage_error",
+    "r2": "r2_score",
+    "accuracy": "accuracy_score",
+    "f1": "f1_score",
+    "precision": "precision_score",
+    "recall": "recall_score",
+    "auc": "roc_auc",
+    "logloss": "log_loss",
+}
+
+
 def for_task(task: str) -> dict[str, Metric]:
     return {m.name: m for m in METRICS[task]}
 
@@ -65,9 +81,12 @@ def per_slice(task: str) -> list[str]:
     return [m.name for m in METRICS[task] if m.per_slice]
 
 
-def _other_task(task: str, name: str) -> str:
+def _hint(task: str, name: str, names: list[str]) -> str:
     others = [t for t in TASKS if t != task and name in for_task(t)]
-    return f"; {name!r} is a {others[0]} metric and model.task is {task}" if others else ""
+    if others:
+        return f"; {name!r} is a {others[0]} metric and model.task is {task}"
+    full = ABBREVIATIONS.get(name.lower())
+    return f"; did you mean {full!r}?" if full in names else did_you_mean(name, names)
 
 
 def threshold_problem(task: str, name: str, stated: bool | None) -> tuple[str | None, str] | None:
@@ -76,7 +95,7 @@ def threshold_problem(task: str, name: str, stated: bool | None) -> tuple[str | 
     known = for_task(task)
     metric = known.get(name)
     if metric is None:
-        hint = _other_task(task, name) or did_you_mean(name, known)
+        hint = _hint(task, name, list(known))
         return None, (
             f"the evaluation computes no metric {name!r} for {task}{hint} "
             f"(it computes: {', '.join(sorted(known))}; docs/config.md lists them)"
@@ -108,7 +127,7 @@ def slice_problem(task: str, name: str) -> str | None:
     names = per_slice(task)
     if name in names:
         return None
-    hint = _other_task(task, name) or did_you_mean(name, names)
+    hint = _hint(task, name, names)
     return f"no per-slice metric {name!r} for {task}{hint} (one of {', '.join(names)})"
 
 

@@ -4,7 +4,7 @@ fit for a pull-request comment."""
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ class Gate:
     slices: list[SliceResult]
     confusion: tuple[list[str], list[list[int]]] | None  # labels, counts[true][predicted]
     residuals: list[float] | None
+    notes: list[str] = field(default_factory=list)  # how a model's output was read, when not as returned
 
     @property
     def passed(self) -> bool:
@@ -143,6 +144,7 @@ def write_html_report(path: Path, gate: Gate) -> Path:
         f"<p>{status(gate.passed)} Run <code>{html.escape(gate.run_id)}</code> "
         f"on <code>{html.escape(gate.holdout)}</code> "
         f"(digest <code>{html.escape(gate.holdout_digest[:12])}</code>). {html.escape(gate.champion_line)}</p>",
+        *(f"<p>Note: {html.escape(note)}.</p>" for note in gate.notes),
         "<h2>Checks</h2>",
         html_table(
             ["check", "status", "observed against required"],
@@ -187,6 +189,7 @@ def markdown(gate: Gate) -> str:
         f"Candidate run {md_code(gate.run_id)}, holdout {md_code(gate.holdout)} "
         f"(digest {md_code(gate.holdout_digest[:12])}). {md(gate.champion_line)}",
         "",
+        *(f"Note: {md(note)}.\n" for note in gate.notes),
     ]
     if failing:
         lines += ["**Failing checks**", ""] + [f"- {md(c.name)}: {md(c.message)}" for c in failing] + [""]

@@ -14,6 +14,7 @@ from mlci.errors import InfrastructureError, InputError
 from mlci.image import engine
 
 STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+UNKNOWN_PACKAGE = re.compile(r"E: Unable to locate package (\S+)")
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,11 @@ def build(ctx_dir: Path, tag: str, log_file: Path) -> Built:
         masking.write_text(log_file, "".join(lines))
         tail = "".join(lines[-20:])
         log.raw(tail)
+        if unknown := UNKNOWN_PACKAGE.search("".join(lines)):
+            raise InputError(
+                f"image.system_packages: {unknown[1]}: no such package in the base image's apt sources"
+                f" (full log: {log_file})"
+            ) from None
         raise InfrastructureError(engine.service(), f"image build failed: {err.msg} (full log: {log_file})") from None
     except APIError as err:
         masking.write_text(log_file, "".join(lines))

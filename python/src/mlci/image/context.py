@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ VENV = "/opt/mlci/venv"
 MODEL_DIR = "/opt/ml/model"
 PORT = 8080
 USER = "10001:10001"
+SYSTEM_PACKAGES = "system-packages.txt"
 # A model logged with full mlflow needs only the skinny client to be served.
 MLFLOW_PIN = re.compile(r"^mlflow(\[[^]]*\])?\s*(?P<spec>[=<>!~].*)?$", re.IGNORECASE)
 PYTHON_TAG = "3.11"
@@ -38,7 +40,7 @@ FIXED_MTIME = 1580601600  # 2020-02-02, the timestamp wheel builds use
 CLIENT_ONLY = ("mlflow", "databricks", "opentelemetry", "google", "git", "fastapi", "starlette")
 # Requirements MLflow infers from what the training process had imported that serving never
 # needs: test runners and notebook/lint tooling (scikit-learn imports pytest only when it is
-# installed). `skops` is kept only for a model saved in the skops format.
+# installed). `skops` is kept only for a model saved in the skops format (any flavor).
 DEV_ONLY = re.compile(r"^(pytest(-.+)?|coverage|hypothesis|mypy|ruff|black|flake8|pylint|ipython|ipykernel|jupyter.*)$")
 REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
@@ -62,8 +64,11 @@ def serving_only(requirements: list[str], model_dir: Path) -> Requirements:
     """Split the model's requirements into what serving needs and test/dev-only packages."""
     from mlci.serving.model import read_mlmodel
 
-    sklearn = read_mlmodel(model_dir).get("flavors", {}).get("sklearn") or {}
-    needs_skops = sklearn.get("serialization_format") == "skops"
+    # scikit-learn and LightGBM (and any flavor MLflow gives the option) may save in skops.
+    flavors = read_mlmodel(model_dir).get("flavors", {}).values()
+    needs_skops = any(isinstance(f, dict) and f.get("serialization_format") == "skops" for f in flavors) or any(
+        model_dir.rglob("*.skops")
+    )
     kept: list[str] = []
     dropped: list[str] = []
     for req in requirements:
@@ -213,7 +218,28 @@ def lean_bytecode(model_dir: Path) -> bool:
     )
 
 
-def dockerfile(base_image: str, model: ModelSource, image_labels: dict[str, str], lean: bool) -> str:
+def system_layer(packages: Sequence[str]) -> str:
+    """The apt install of `image.system_packages`: one cached layer, keyed by the package list
+    file (sorted, so the same set hits the cache). The names reach apt through that file, never
+    the shell. Packages come from the base image's own apt sources: for an `mlci base-image`,
+    the Debian mirror mmdebstrap built it from (an air-gapped site's local mirror), so they
+    match the base's libraries."""
+    if not packages:
+        return ""
+    return f"""\
+# System packages (image.system_packages), from the base image's own apt sources.
+COPY {SYSTEM_PACKAGES} /tmp/{SYSTEM_PACKAGES}
+RUN apt-get update \\
+ && xargs --arg-file=/tmp/{SYSTEM_PACKAGES} env DEBIAN_FRONTEND=noninteractive \\
+      apt-get install --yes --no-install-recommends \\
+ && apt-get clean \\
+ && rm -rf /var/lib/apt/lists/* /tmp/{SYSTEM_PACKAGES}
+"""
+
+
+def dockerfile(
+    base_image: str, model: ModelSource, image_labels: dict[str, str], lean: bool, system_packages: Sequence[str] = ()
+) -> str:
     """Two stages: dependencies (cached while the requirements stay the same), then mlci's own
     code and the model, each a small layer of its own."""
     env = {
@@ -247,7 +273,7 @@ RUN python3 -m venv {VENV} \\
  && rm -rf /tmp/wheels
 
 FROM {base_image}
-ENV PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \\
+{system_layer(system_packages)}ENV PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \\
     PYTHONDONTWRITEBYTECODE=1 \\
     PYTHONUNBUFFERED=1 \\
     HOME=/tmp \\
@@ -304,7 +330,7 @@ class Assembled:
     dropped: list[str]  # the model's requirements left out of the image
 
 
-def assemble(ctx_dir: Path, model: ModelSource, base_image: str) -> Assembled:
+def assemble(ctx_dir: Path, model: ModelSource, base_image: str, system_packages: Sequence[str] = ()) -> Assembled:
     """Fill `ctx_dir` (wheels, mlci, model, Dockerfile); return the image labels."""
     wanted = serving_only(model_requirements(model.path), model.path)
     if wanted.dropped:
@@ -326,8 +352,9 @@ def assemble(ctx_dir: Path, model: ModelSource, base_image: str) -> Assembled:
         shutil.rmtree(ctx_dir / "model", ignore_errors=True)
         shutil.copytree(model.path, ctx_dir / "model")
     image_labels = labels(model, base_image)
-    text = dockerfile(base_image, model, image_labels, lean_bytecode(ctx_dir / "model"))
+    text = dockerfile(base_image, model, image_labels, lean_bytecode(ctx_dir / "model"), system_packages)
     (ctx_dir / "Dockerfile").write_text(text, encoding="utf-8")
     (ctx_dir / ".dockerignore").write_text("**/__pycache__\n", encoding="utf-8")
+    (ctx_dir / SYSTEM_PACKAGES).write_text("".join(f"{p}\n" for p in sorted(set(system_packages))), encoding="utf-8")
     world_readable(ctx_dir)
     return Assembled(image_labels, wanted.dropped)

@@ -21,10 +21,17 @@ def url() -> str | None:
     return os.environ.get(URL_ENV) or None
 
 
+def _text(value: object) -> str:
+    """A value in Slack mrkdwn: `<`, `>` and `&` are control characters there (`<!channel>`
+    pings everyone, `<url|text>` is a link), so a column named like one arrives as text."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def slack_body(doc: dict[str, Any]) -> dict[str, Any]:
-    lines = [f"*{doc['model']}* (version {doc.get('modelVersion') or 'unknown'}): {doc['summary']}"]
-    lines += [f"• {b['check']}: {b['detail']}" for b in doc["breaches"]]
-    lines.append(f"Retrain: {doc['retrain']['decision']}")
+    version = doc.get("modelVersion") or "unknown"
+    lines = [f"*{_text(doc['model'])}* (version {_text(version)}): {_text(doc['summary'])}"]
+    lines += [f"• {_text(b['check'])}: {_text(b['detail'])}" for b in doc["breaches"]]
+    lines.append(f"Retrain: {_text(doc['retrain']['decision'])}")
     text = "\n".join(lines)
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
 

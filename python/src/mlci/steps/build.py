@@ -8,15 +8,30 @@ build log are kept under the step's reports; outputs carry the pushed digest and
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
+from typing import Any
 
 from mlci import log, masking, tracking
 from mlci.errors import InputError
-from mlci.image import build, context, engine, source
+from mlci.image import build, context, engine, proof, source
 from mlci.protocol import StepContext, StepResult
 
 # The alias the register stage gives the version that passed validation.
 CANDIDATE_ALIAS = "challenger"
 NEVER_MOVED = "a model version's tag is never moved silently (overwriteTag: true to replace it)"
+
+
+def proof_rows(ctx: StepContext, model_dir: Path) -> dict[str, Any] | None:
+    """What the proof run sends: the first holdout rows (as the smoke test would), else the
+    model's own input example (the server predicts it before it is ready), else nothing."""
+    from mlci.config import SmokeConfig
+    from mlci.deploy import smoke
+    from mlci.serving.model import read_mlmodel, serving_example
+
+    if ctx.config.data.holdout:
+        return smoke.holdout_rows(ctx.config, ctx.project_dir, SmokeConfig()).payload()
+    example = serving_example(model_dir, read_mlmodel(model_dir))
+    return example if example and "dataframe_split" in example else None
 
 
 def run(ctx: StepContext) -> StepResult:
@@ -49,7 +64,7 @@ def run(ctx: StepContext) -> StepResult:
     # A taken tag is refused before the build (minutes when cold), not after it.
     if push and not overwrite and (held := build.taken(repository, tag, model.run_id, model.uri)):
         return StepResult("failed", f"{held}; {NEVER_MOVED}", {"image": f"{repository}:{tag}", "digest": None})
-    assembled = context.assemble(work, model, cfg.image.base_image)
+    assembled = context.assemble(work, model, cfg.image.base_image, cfg.image.system_packages)
     built = build.build(work, f"{repository}:{tag}", ctx.report_dir / "build.log")
     outputs: dict[str, object] = {
         "image": f"{repository}:{tag}",
@@ -63,6 +78,14 @@ def run(ctx: StepContext) -> StepResult:
         "digest": None,
         "reference": None,
     }
+    if opts.get("prove", True):
+        checked = proof.prove(built.image_id, model.path, proof_rows(ctx, model.path), cfg.image.ready_timeout_seconds)
+        outputs["proof"] = checked.outputs()
+        if not checked.passed:
+            if checked.log_tail:
+                log.raw("the container's last log lines:\n" + "\n".join(checked.log_tail))
+            return StepResult("failed", f"{repository}:{tag} not pushed: {checked.message}", outputs)
+        log.info(f"proof: {checked.message} ({checked.seconds:.1f} s)")
     summary = f"built {repository}:{tag} ({built.size_bytes / 1e6:.0f} MB, {built.seconds:.1f} s)"
     if push:
         try:

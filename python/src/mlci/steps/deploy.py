@@ -7,11 +7,10 @@ rows before it takes traffic and rolls back on its own when a gate fails.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
-from mlci import log, masking
+from mlci import bounded, log, masking
 from mlci.deploy import backend, find_target, smoke
 from mlci.errors import InputError
 from mlci.protocol import StepContext, StepResult
@@ -29,10 +28,13 @@ def resolve_image(given: str | None, project_dir: Path) -> str:
     if not given:
         built = project_dir / "reports" / "build" / "image.json"
         try:
-            given = json.loads(built.read_text(encoding="utf-8")).get("reference")
+            record = bounded.json_loads(bounded.read_text(built, str(built), bounded.MAX_CONFIG_BYTES), str(built))
         except FileNotFoundError:
             raise InputError("image: not given and no reports/build/image.json from `mlci build`; pass image") from None
-        if not given:
+        except OSError as err:
+            raise InputError(f"image: cannot read {built}: {err.strerror or err}; pass image") from None
+        given = record.get("reference") if isinstance(record, dict) else None
+        if not given or not isinstance(given, str):
             raise InputError(f"image: {built} has no pushed reference (built with push: false?); pass image")
     if not DIGEST_REF.match(given):
         raise InputError(f"image: {given!r} is not pinned by digest (repository@sha256:<64 hex>); tags are refused")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from mlci import candidate, lineage, log, masking, tracking
 from mlci.drift import reference
 from mlci.errors import InputError
+from mlci.gate import labels
 from mlci.protocol import StepContext, StepResult
 
 if TYPE_CHECKING:
@@ -120,6 +121,10 @@ def run(ctx: StepContext) -> StepResult:
         }
     if build_url:
         tags["mlci.build_url"] = build_url
+    if target and cfg.model.task == "classification":
+        recorded = labels.record(train_frame[target])
+        if recorded:
+            tags[labels.TAG] = recorded
     with tracking.guard(srv, "creating the training run"):
         mlrun = client.create_run(experiment, tags=tags)
         run_id = mlrun.info.run_id

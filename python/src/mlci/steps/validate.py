@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlci import candidate, lineage, log, masking, tracking
-from mlci.errors import InfrastructureError, InputError, MlciError
+from mlci.errors import InputError
+from mlci.gate import blame, evaluate, labels, report
 from mlci.gate import checks as gate_checks
-from mlci.gate import evaluate, modelenv, report
 from mlci.protocol import StepContext, StepResult
 from mlci.reports import write_junit
 
@@ -83,32 +83,55 @@ def _champion(client: MlflowClient, srv: tracking.Server, name: str) -> Any:
             raise
 
 
+def _run_labels(client: MlflowClient, srv: tracking.Server, run_id: str | None) -> list[Any] | None:
+    """The class labels `mlci train` recorded on a run (None: not recorded, or no run)."""
+    if not run_id:
+        return None
+    with tracking.guard(srv, f"reading run {run_id}"):
+        try:
+            return labels.recorded(client.get_run(run_id).data.tags)
+        except Exception as err:
+            if tracking.is_not_found(err):
+                return None
+            raise
+
+
 def _evaluate_champion(
-    ctx: StepContext, srv: tracking.Server, version: Any, frame: Any, workdir: Path
-) -> dict[str, float]:
+    ctx: StepContext, client: MlflowClient, srv: tracking.Server, version: Any, frame: Any, workdir: Path
+) -> tuple[dict[str, float], str | None]:
+    """The champion's metrics on this holdout, and how its output was read (see labels.read).
+    A champion that cannot be loaded or cannot predict it cannot be compared with: not a
+    pass, and a problem of that model (exit 2)."""
     import mlflow
 
     cfg = ctx.config
-    where = f"champion {cfg.model.name} version {version.version} ({version.source})"
+    who = f"champion {cfg.model.name} version {version.version}"
     try:
-        downloaded = modelenv.download(version.source, workdir)
-        loaded = modelenv.load(downloaded, cfg.validate_.env_manager, f"the {CHAMPION}")
-        # A champion that cannot predict this holdout cannot be compared with: not a pass.
-        loaded.model.predict(evaluate.features(loaded.model, frame.head(5), cfg.model.target))
-    except MlciError:
-        raise  # already says what is wrong and whose it is (e.g. a module its env lacks)
-    except Exception as err:
-        first = " ".join(str(err).split())[:300]
-        raise InfrastructureError(
-            srv.name,
-            f"{where} cannot be loaded or evaluated: {type(err).__name__}: {first}. The {CHAMPION} alias is "
-            "unchanged; repair the artifact, or move the alias with `mlci rollback-model` or `mlci promote`",
+        loaded = evaluate.load(srv, version.source, workdir, who, cfg.validate_.env_manager, f"the {CHAMPION}")
+        with blame.model_guard(srv, f"predicting with {who}", f"{who} {version.source} cannot predict this holdout"):
+            output = loaded.model.predict(evaluate.features(loaded.model, frame, cfg.model.target))
+        read = labels.read(output, cfg.model.task, _run_labels(client, srv, version.run_id), f"{who} {version.source}")
+        with (
+            tracking.guard(srv, f"evaluating {who}", bounded=False),
+            mlflow.start_run(run_name=f"champion-v{version.version}-eval", nested=True),
+        ):
+            found = evaluate.metrics(
+                srv,
+                loaded.model,
+                frame,
+                cfg.model.target,
+                cfg.model.task,
+                who,
+                version.source,
+                read.values if read.note else None,
+            )
+        return found, read.note
+    except InputError as err:
+        raise InputError(
+            f"{err}. The {CHAMPION} alias is unchanged; repair the artifact, or move the alias with "
+            "`mlci rollback-model` or `mlci promote`",
+            err.details,
         ) from None
-    with (
-        tracking.guard(srv, f"evaluating {where}", bounded=False),
-        mlflow.start_run(run_name=f"champion-v{version.version}-eval", nested=True),
-    ):
-        return evaluate.metrics(loaded.model, frame, cfg.model.target, cfg.model.task)
 
 
 def _confusion(frame: Any, target: str, predictions: Any) -> tuple[list[str], list[list[int]]]:
@@ -153,18 +176,34 @@ def run(ctx: StepContext) -> StepResult:
         if stale.is_file():
             stale.unlink()  # a report of an earlier run must never stand in for this one
     with evaluate.scratch() as tmp:
-        with tracking.guard(srv, f"downloading the candidate {model_uri}", download=True):
-            downloaded = modelenv.download(model_uri, Path(tmp) / "candidate")
-        with tracking.guard(srv, f"loading the candidate {model_uri}", bounded=False):
-            loaded = modelenv.load(downloaded, vcfg.env_manager, "the candidate")
-        predictions = evaluate.predict(loaded.model, frame, target, holdout)
+        loaded = evaluate.load(
+            srv, model_uri, Path(tmp) / "candidate", "the candidate", vcfg.env_manager, "the candidate"
+        )
+        read = labels.read(
+            evaluate.predict(loaded.model, frame, target, holdout, model_uri),
+            cfg.model.task,
+            _run_labels(client, srv, run_id),
+            f"the candidate {model_uri}",
+        )
+        predictions, notes = read.values, [n for n in [read.note] if n]
+        for note in notes:
+            log.info(note)
         lap("loadModel")
         with (
             log.Status("evaluating the candidate"),
             tracking.guard(srv, f"evaluating run {run_id}", bounded=False),
             mlflow.start_run(run_id=run_id),
         ):
-            cand_metrics = evaluate.metrics(loaded.model, frame, target, cfg.model.task)
+            cand_metrics = evaluate.metrics(
+                srv,
+                loaded.model,
+                frame,
+                target,
+                cfg.model.task,
+                "the candidate",
+                model_uri,
+                predictions if read.note else None,
+            )
             lap("evaluate")
             champ_metrics: dict[str, float] | None = None
             reused = False
@@ -175,7 +214,12 @@ def run(ctx: StepContext) -> StepResult:
                     log.info(f"champion version {champion.version}: metrics on this holdout reused")
                 else:
                     log.info(f"champion version {champion.version}: no metrics on this holdout yet, re-evaluating")
-                    champ_metrics = _evaluate_champion(ctx, srv, champion, frame, Path(tmp) / "champion")
+                    champ_metrics, champ_note = _evaluate_champion(
+                        ctx, client, srv, champion, frame, Path(tmp) / "champion"
+                    )
+                    if champ_note:
+                        log.info(champ_note)
+                        notes.append(champ_note)
                     with tracking.guard(srv, "storing the champion's metrics"):
                         client.set_model_version_tag(
                             cfg.model.name, champion.version, metrics_tag(digest), json.dumps(champ_metrics)
@@ -212,6 +256,7 @@ def run(ctx: StepContext) -> StepResult:
         slices=slice_results,
         confusion=None if regression else _confusion(frame, target, predictions),
         residuals=residuals,
+        notes=notes,
     )
     outcome = "passed" if gate.passed else "failed"
     junit = write_junit(ctx.report_dir / "junit.xml", f"mlci.validate.{cfg.model.name}", checks)
@@ -229,6 +274,7 @@ def run(ctx: StepContext) -> StepResult:
         "checks": [{"name": c.name, "passed": c.passed, "message": c.message} for c in checks],
         "modelSizeBytes": loaded.size_bytes,
         "latencyP95Ms": p95,
+        "notes": notes,
     }
     metrics_file = ctx.report_dir / "validation.json"
     masking.write_json(metrics_file, data)
