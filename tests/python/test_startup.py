@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 import sys
-import time
 
 from conftest import MLCI
 
@@ -32,11 +32,13 @@ def test_help_path_imports_nothing_heavy_and_no_pydantic() -> None:
 
 
 def test_help_is_fast() -> None:
-    best = min(_timed([str(MLCI), "--help"]) for _ in range(5))
-    assert best <= 0.3, f"mlci --help took {best:.3f}s"
+    # CPU seconds, not wall time: on a busy agent the wall clock measures the neighbours.
+    best = min(_cpu_seconds([str(MLCI), "--help"]) for _ in range(5))
+    assert best <= 0.3, f"mlci --help took {best:.3f} s of CPU"
 
 
-def _timed(argv: list[str]) -> float:
-    start = time.perf_counter()
+def _cpu_seconds(argv: list[str]) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(argv, capture_output=True, check=True)
-    return time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
