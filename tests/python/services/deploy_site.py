@@ -173,7 +173,8 @@ deploy:
       batch_rows: 4
       expected_column: expected
     vars:
-      mlci_server_ready_timeout: 60
+      # A model server starts in seconds on a quiet machine and took over 60 s under a CPU hog.
+      mlci_server_ready_timeout: 120
       mlci_server_probe_requests: 120
       # A request may wait its turn for a CPU long on a machine at load 20: slow is judged by
       # latency against stable, a failure is a failure.
