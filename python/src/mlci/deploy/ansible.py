@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlci import log, masking
-from mlci.deploy import HostResult, Outcome
+from mlci.deploy import HostResult, Outcome, inventory
 from mlci.errors import InfrastructureError, InputError
 from mlci.programs import installed
 
@@ -114,6 +114,8 @@ class AnsibleBackend:
         return argv
 
     def _run(self, playbook: str, extra: dict[str, Any], limit: list[str] | None = None) -> Outcome:
+        # A run that reaches no model server would "pass" having done nothing: refused first.
+        inventory.server_hosts(self.inventory, str(self.target.inventory), limit)
         self.report_dir.mkdir(parents=True, exist_ok=True)
         vars_file = self.report_dir / f"{Path(playbook).stem}-{self.target.name}-vars.json"
         vars_file.touch(mode=0o600)

@@ -10,9 +10,7 @@
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -20,36 +18,14 @@ from typing import Any
 import yaml
 
 from mlci import log
+from mlci.deploy import inventory as ansible_inventory
 from mlci.errors import InputError
-from mlci.programs import installed
 
 RESOURCES = Path(__file__).parent / "resources"
 DASHBOARD, RULES, SCRAPE = "mlci-dashboard.json", "mlci-alerts.yml", "prometheus-scrape.yml"
 SCRAPE_KUBERNETES = "prometheus-scrape-kubernetes.yml"  # for the Prometheus inside the cluster
 SERVERS_JOB = "mlci-models"
 PUSHGATEWAY_JOB = "mlci-pushgateway"
-SERVER_GROUP = "model_servers"
-
-
-def _inventory(path: Path) -> dict[str, Any]:
-    exe = installed("ansible-inventory")
-    if not exe:
-        raise InputError("ansible-inventory not found: install mlci with its `all` extra (ansible-core)")
-    done = subprocess.run([exe, "-i", str(path), "--list"], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise InputError(f"{path}: ansible-inventory failed: {done.stderr.strip().splitlines()[-1:]}")
-    data: dict[str, Any] = json.loads(done.stdout)
-    return data
-
-
-def _group_hosts(data: dict[str, Any], group: str) -> list[str]:
-    entry = data.get(group, {})
-    hosts = list(entry.get("hosts", []))
-    for child in entry.get("children", []):
-        hosts += _group_hosts(data, child)
-    return sorted(set(hosts))
-
-
 def server_targets(loaded: Any) -> list[dict[str, Any]]:
     """Prometheus static_configs: one per model-server host of every ansible deploy target."""
     cfg = loaded.config
@@ -62,9 +38,9 @@ def server_targets(loaded: Any) -> list[dict[str, Any]]:
         inventory = loaded.project_dir / target.inventory
         if not inventory.exists():
             raise InputError(f"deploy target {target.name}: inventory {target.inventory} not found")
-        data = _inventory(inventory)
+        data = ansible_inventory.listing(inventory)
         hostvars = data.get("_meta", {}).get("hostvars", {})
-        for host in _group_hosts(data, SERVER_GROUP):
+        for host in ansible_inventory.group_hosts(data, ansible_inventory.SERVER_GROUP):
             hv = hostvars.get(host, {})
             slots = hv.get("mlci_server_slots") or {"blue": 8081, "green": 8082}  # the role's default
             address = hv.get("ansible_host", host)
