@@ -26,6 +26,8 @@ DASHBOARD, RULES, SCRAPE = "mlci-dashboard.json", "mlci-alerts.yml", "prometheus
 SCRAPE_KUBERNETES = "prometheus-scrape-kubernetes.yml"  # for the Prometheus inside the cluster
 SERVERS_JOB = "mlci-models"
 PUSHGATEWAY_JOB = "mlci-pushgateway"
+
+
 def server_targets(loaded: Any) -> list[dict[str, Any]]:
     """Prometheus static_configs: one per model-server host of every ansible deploy target."""
     cfg = loaded.config
