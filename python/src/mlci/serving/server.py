@@ -10,7 +10,9 @@ in-flight requests complete before the process exits 0.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import socket
+import struct
 import threading
 from types import FrameType
 
@@ -21,6 +23,21 @@ from mlci.errors import InputError
 from mlci.serving.app import App
 from mlci.serving.bounds import BoundedH11Protocol
 from mlci.serving.settings import Settings
+
+# The port closes after accepts found nothing this long, and at the latest after the second
+# (below TCP's first SYN retry, 1 s) in which clients that keep connecting are not answered.
+_BACKLOG_QUIET_SECONDS = 0.1
+_BACKLOG_MAX_SECONDS = 0.8
+_SO_ATTACH_FILTER = 26  # Linux, <asm-generic/socket.h>
+# Classic BPF on the listener: drop a TCP segment with SYN set and ACK clear (a new handshake);
+# ACKs completing handshakes already answered pass. Offsets are from the TCP header.
+_DROP_SYN = [
+    (0x30, 0, 0, 13),  # A = the TCP flags byte
+    (0x45, 0, 2, 0x02),  # SYN? else accept
+    (0x45, 1, 0, 0x10),  # ACK as well? accept
+    (0x06, 0, 0, 0),  # a new SYN: drop
+    (0x06, 0, 0, 0xFFFFFFFF),  # accept
+]
 
 
 class DrainingServer(uvicorn.Server):
@@ -47,25 +64,36 @@ class DrainingServer(uvicorn.Server):
         await super().shutdown(sockets)
 
     async def _take_backlog(self) -> None:
-        """Accept the connections the kernel completed but the loop has not accepted yet.
+        """Stop the kernel completing new handshakes, accept what it already completed, then
+        close the port.
 
-        Closing a listener resets them, and their clients have already sent a request: under
-        many clients that is tens of resets. (Not a listen queue of 0 first: the kernel then
-        drops the last ACK of handshakes the clients take as done, and resets those instead.)"""
+        Closing a listener resets the connections in its queue and the handshakes still in
+        flight (under load, loopback packets wait in the kernel for milliseconds), and their
+        clients have already sent a request: under many clients that is tens of resets. So new
+        SYNs are dropped first (their clients retry after a second and find the port closed),
+        and the port closes once accepts have found nothing for a moment. (Not a listen queue of
+        0: the kernel then drops the last ACK of handshakes the clients take as done.)"""
         loop = asyncio.get_running_loop()
         listeners = [ts.dup() for server in self.servers for ts in server.sockets]
-        try:
-            for sock in listeners:
-                sock.setblocking(False)
-            for _ in range(3):  # what was queued at the signal's end, not clients that keep coming
-                taken = [conn for sock in listeners for conn in _accept_all(sock)]
-                if not taken:
-                    return
-                for conn in taken:
-                    await loop.connect_accepted_socket(self._protocol, conn)
-        finally:
-            for sock in listeners:
-                sock.close()
+        for sock in listeners:
+            sock.setblocking(False)
+            _drop_new_handshakes(sock)
+        started = last = loop.time()
+        while True:
+            taken = [conn for sock in listeners for conn in _accept_all(sock)]
+            now = loop.time()
+            last = now if taken else last
+            done = now - last >= _BACKLOG_QUIET_SECONDS or now - started >= _BACKLOG_MAX_SECONDS
+            if done:  # straight after an accept that found none: no await between
+                for server in self.servers:
+                    server.close()
+                for sock in listeners:
+                    sock.close()
+            for conn in taken:
+                await loop.connect_accepted_socket(self._protocol, conn)
+            if done:
+                return
+            await asyncio.sleep(0.01)
 
     def _protocol(self) -> asyncio.Protocol:
         # As uvicorn's own factory in Server.startup.
@@ -73,6 +101,17 @@ class DrainingServer(uvicorn.Server):
             config=self.config, server_state=self.server_state, app_state=self.lifespan.state
         )
         return protocol
+
+
+def _drop_new_handshakes(sock: socket.socket) -> None:
+    code = b"".join(struct.pack("HBBI", *ins) for ins in _DROP_SYN)
+    program = ctypes.create_string_buffer(code)
+    try:
+        sock.setsockopt(
+            socket.SOL_SOCKET, _SO_ATTACH_FILTER, struct.pack("HP", len(_DROP_SYN), ctypes.addressof(program))
+        )
+    except OSError as err:  # not Linux: the backlog is still taken, new clients may be reset
+        log.warn(f"cannot stop new connections before closing the port: {err}")
 
 
 def _accept_all(sock: socket.socket) -> list[socket.socket]:
