@@ -70,8 +70,10 @@ test: setup
 	if [ $$status -ne 0 ]; then echo "make test: FAILED (see above)"; fi; \
 	exit $$status
 
+# Two workers, a test file each at a time (a file's tests share its fixtures and run in order):
+# most of the suite waits on containers, Ansible and servers, not on the CPU.
 test-python: setup-python
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile
 
 test-groovy: setup-groovy setup-python
 	MLCI_CLI=$(CURDIR)/$(MLCI) tests/groovy/run.sh --e2e

@@ -5,7 +5,6 @@ smoke-tested. Every holdout carries an id and a group column that no model takes
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 # The real services of the unit tests, and the framework projects' kit.
 sys.path[:0] = [str(REPO / "tests" / "python"), str(REPO / "tests" / "frameworks")]
-from kit import FRAMEWORKS, MLCI, Trained, aliases, in_process, invoke, step, train_project, wait_ready  # noqa: E402
+from kit import FRAMEWORKS, Trained, aliases, cli, in_process, invoke, step, train_project, wait_ready  # noqa: E402
 from services.docker_engine import base_image, docker_engine  # noqa: E402, F401
 from services.ports import free_port  # noqa: E402
 from services.registry import registry  # noqa: E402, F401
@@ -68,19 +67,10 @@ def served(trained: Trained) -> Iterator[Served]:
     non-root, read-only root, a tmpfs, every capability dropped."""
     import pandas as pd
 
-    params = {"modelUri": trained.model_uri}
-    (trained.root / "build.params.json").write_text(json.dumps(params), encoding="utf-8")
     started = time.monotonic()
-    proc = subprocess.run(
-        [str(MLCI), "build", "--params", "build.params.json", "--result", "build.result.json"],
-        cwd=trained.root,
-        env={**os.environ, "MLCI_CACHE_DIR": str(REPO / ".cache" / "mlci")},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    outputs = json.loads((trained.root / "build.result.json").read_text())["outputs"]
+    code, result, log = cli(trained.root, "build", modelUri=trained.model_uri)
+    assert code == 0, log[-3000:]
+    outputs = result["outputs"]
     reference = outputs["reference"]
     size = subprocess.run(
         ["docker", "image", "inspect", "--format", "{{.Size}}", reference], capture_output=True, text=True, check=True

@@ -5,7 +5,6 @@ columns included)."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO / "tests" / "python"), str(REPO / "tests" / "frameworks")]
-from kit import FRAMEWORKS, MLCI, Framework, Trained, train_project  # noqa: E402
+from kit import FRAMEWORKS, Framework, Trained, cli, train_project  # noqa: E402
 from services import deploy_site  # noqa: E402
 from services.docker_engine import base_image, docker_engine  # noqa: E402, F401
 from services.ports import free_port  # noqa: E402
@@ -42,19 +41,6 @@ deploy:
     vars:
       mlci_server_ready_timeout: 90
 """
-
-
-def mlci(root: Path, command: str, **params: str) -> tuple[int, dict[str, object], str]:
-    (root / f"{command}.params.json").write_text(json.dumps(params), encoding="utf-8")
-    proc = subprocess.run(
-        [str(MLCI), command, "--params", f"{command}.params.json", "--result", f"{command}.result.json"],
-        cwd=root,
-        env={**os.environ, "MLCI_CACHE_DIR": str(REPO / ".cache" / "mlci")},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    return proc.returncode, json.loads((root / f"{command}.result.json").read_text()), proc.stderr
 
 
 @pytest.fixture(scope="module", params=DEPLOYED, ids=lambda fw: fw.name)
@@ -83,13 +69,13 @@ def project(
 
 def test_deploy_and_smoke_test_through_the_load_balancer(project: tuple[Trained, str]) -> None:
     trained, service = project
-    code, built, log = mlci(trained.root, "build", configFile=".mlci.yml", modelUri=trained.model_uri)
+    code, built, log = cli(trained.root, "build", configFile=".mlci.yml", modelUri=trained.model_uri)
     assert code == 0, log[-3000:]
     reference = str(built["outputs"]["reference"])  # type: ignore[index]
-    code, result, log = mlci(trained.root, "deploy", configFile=".mlci.yml", target="site", image=reference)
+    code, result, log = cli(trained.root, "deploy", configFile=".mlci.yml", target="site", image=reference)
     assert code == 0, log[-3000:]
     assert result["status"] == "passed"
-    code, smoke, log = mlci(trained.root, "smoke", configFile=".mlci.yml", target="site")
+    code, smoke, log = cli(trained.root, "smoke", configFile=".mlci.yml", target="site")
     assert code == 0, f"{smoke['summary']}\n{log[-2000:]}"
     ids = subprocess.run(
         ["docker", "ps", "-q", "--filter", f"label=io.mlci.service={service}"],

@@ -4,6 +4,7 @@ project through the steps, and running its image. Used by tests/e2e/test_framewo
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -113,6 +114,21 @@ class Trained:
 
 def step(root: Path, command: str, **params: Any) -> tuple[int, dict[str, Any]]:
     return protocol.execute(command, {"configFile": str(root / ".mlci.yml"), **params})
+
+
+def cli(root: Path, command: str, **params: Any) -> tuple[int, dict[str, Any], str]:
+    """`mlci COMMAND` as the Jenkins step runs it (a params file, a result file), in `root`:
+    the exit code, the result and stderr."""
+    (root / f"{command}.params.json").write_text(json.dumps(params), encoding="utf-8")
+    proc = subprocess.run(
+        [str(MLCI), command, "--params", f"{command}.params.json", "--result", f"{command}.result.json"],
+        cwd=root,
+        env={**os.environ, "MLCI_CACHE_DIR": str(REPO / ".cache" / "mlci")},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    return proc.returncode, json.loads((root / f"{command}.result.json").read_text()), proc.stderr
 
 
 def aliases(name: str) -> dict[str, str]:

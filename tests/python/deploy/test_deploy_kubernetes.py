@@ -430,6 +430,14 @@ def test_a_passed_progress_deadline_fails_the_rollout() -> None:
         rollout_status(_deployment(2, 2, 3, replicas=3, updatedReplicas=1, conditions=[deadline]))
 
 
+def test_a_rollout_to_no_replica_fails() -> None:
+    """kubectl reports 0 of 0 replicas as rolled out (a patch or a scaler set replicas: 0)."""
+    from mlci.deploy.kubernetes import RolloutFailed, rollout_status
+
+    with pytest.raises(RolloutFailed, match="no replica available"):
+        rollout_status(_deployment(2, 2, 0, replicas=0, updatedReplicas=0, availableReplicas=0))
+
+
 @pytest.mark.parametrize("model", [False, True], ids=["hosts-only", "with-model"])
 def test_rollback_says_what_champion_names_or_moves_it_back_too(
     tmp_path: Path, cluster: Cluster, model_store: Store, model: bool

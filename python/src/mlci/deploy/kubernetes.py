@@ -53,6 +53,8 @@ def rollout_status(deployment: dict[str, Any]) -> tuple[bool, str]:
     available = status.get("availableReplicas", 0)
     if available < updated:
         return False, f"{name}: {available} of {updated} updated replicas available"
+    if not available:  # kubectl calls 0 of 0 rolled out; a deploy that serves nothing is not
+        raise RolloutFailed(f"Deployment {name} rolled out with no replica available: nothing serves the model")
     return True, f"{name} successfully rolled out"
 
 

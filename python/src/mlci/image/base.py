@@ -9,6 +9,7 @@ a no-op when the tag already holds that tarball. `--rebuild` fetches new securit
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import re
@@ -160,9 +161,21 @@ def ensure(
     tag: str, cache_dir: Path, mirror: str | None = None, suite: str | None = None, rebuild: bool = False
 ) -> str:
     """Make `tag` hold the base image; return its image ID."""
+    chosen = sources(mirror, suite)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    # Two builds on one agent share the cache: one builds and imports, the other then reuses.
+    with (cache_dir / ".lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info(f"another process is building the base image in {cache_dir}; waiting for it")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        return _ensure(tag, cache_dir, chosen, rebuild)
+
+
+def _ensure(tag: str, cache_dir: Path, chosen: list[Source], rebuild: bool) -> str:
     from docker.errors import APIError, ImageNotFound
 
-    chosen = sources(mirror, suite)
     tarball, sha = rootfs(cache_dir, chosen, DEFAULT_PACKAGES, rebuild)
     dc = engine.client()
     try:
