@@ -3,8 +3,8 @@
 A fresh machine has only what the Makefile installs: its APT_PACKAGES (and what they depend on),
 the Python venv it builds from python/pyproject.toml, and node_modules from package.json. The
 scan below finds the programs the code starts, by name and by path, generically (any
-`shutil.which`, `subprocess` call, service starter or Ansible `argv`), so a program added to the
-code without a set-up entry fails here, not on the next fresh machine.
+`shutil.which`, `subprocess` call, service starter, Ansible `argv` or shell script command), so a
+program added to the code without a set-up entry fails here, not on the next fresh machine.
 """
 
 from __future__ import annotations
@@ -140,6 +140,121 @@ def scan_tasks(path: Path, defaults: dict[str, object]) -> list[Use]:
     return uses
 
 
+# Shell words that are not programs: keywords, builtins, and a POSIX shell's special forms.
+SHELL_WORDS = {
+    "if",
+    "then",
+    "elif",
+    "else",
+    "fi",
+    "for",
+    "in",
+    "do",
+    "done",
+    "while",
+    "until",
+    "case",
+    "esac",
+    "set",
+    "export",
+    "unset",
+    "local",
+    "readonly",
+    "shift",
+    "exit",
+    "return",
+    "trap",
+    "cd",
+    "eval",
+    "exec",
+    "command",
+    "read",
+    "wait",
+    "break",
+    "continue",
+    "true",
+    "false",
+    "echo",
+    "printf",
+    "test",
+    "umask",
+    "type",
+    "hash",
+    "getopts",
+    "alias",
+    "ulimit",
+    "times",
+    ".",
+    ":",
+    "[",
+    "]",
+    "!",
+    "{",
+    "}",
+}
+# Where a shell command starts: a line, or after `;`, `&&`, `||`, `|`, `$(`, a backtick, `then`/`do`/...
+SHELL_START = re.compile(r"(?:^|[;&|`]|\$\(|\b(?:then|do|else|if|elif|while|until|exec|command -v)\s)\s*")
+
+
+def _unquoted(line: str) -> str:
+    """`line` with quoted text and its comment blanked, command substitutions inside double
+    quotes kept (`"$(dirname "$0")"` starts dirname)."""
+    out: list[str] = []
+    context: list[str] = []  # ' or " or $( , innermost last
+    i = 0
+    while i < len(line):
+        c, top = line[i], context[-1] if context else ""
+        if line.startswith("$(", i) and top != "'":
+            context.append("$(")
+            out.append("$(")
+            i += 2
+            continue
+        if top == "'":
+            if c == "'":
+                context.pop()
+            out.append(" ")
+        elif top == '"':
+            if c == '"':
+                context.pop()
+            out.append(" ")
+            if c == "\\":
+                out.append(" ")
+                i += 1
+        elif c in "'\"":
+            context.append(c)
+            out.append(" ")
+        elif c == ")" and top == "$(":
+            context.pop()
+            out.append(c)
+        elif c == "#" and (i == 0 or line[i - 1].isspace()):
+            break
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def scan_shell(path: Path) -> list[Use]:
+    """Programs a POSIX shell script starts: a plain word where a command starts, not a keyword,
+    builtin, function of the script, variable assignment, or word in quotes."""
+    text = path.read_text(encoding="utf-8")
+    functions = set(re.findall(rf"^\s*({NAME})\(\)\s*\{{", text, re.MULTILINE))
+    uses = []
+    for number, line in enumerate(text.splitlines(), 1):
+        code = re.sub(r"\d*[<>]+(&\d+|\s*[^\s;|&)<>]*)", " ", _unquoted(line))  # 2>&1, >/dev/null
+        code = re.sub(r"^\s*[^\s()]*\)", "", code)  # a case pattern
+        for start in SHELL_START.finditer(code):
+            word = re.match(rf"({NAME}|/[A-Za-z0-9_./+-]+)(?=\s|$|[;|&)])", code[start.end() :])
+            if word and word.group(1) not in SHELL_WORDS | functions:
+                uses.append(Use(word.group(1), f"{_shown(path)}:{number}"))
+    return uses
+
+
+def shell_scripts() -> list[Path]:
+    found = [p for p in REPO.rglob("*.sh") if not {".venv", "node_modules", ".cache", ".git"} & set(p.parts)]
+    return sorted([*found, REPO / ".ci" / "run"])
+
+
 def all_uses() -> list[Use]:
     uses: list[Use] = []
     for root in PY_ROOTS:
@@ -151,6 +266,8 @@ def all_uses() -> list[Use]:
     for file in sorted((REPO / "ansible" / "roles").glob("*/*/*.yml")):
         if file.parent.name in ("tasks", "handlers"):
             uses.extend(scan_tasks(file, defaults))
+    for file in shell_scripts():
+        uses.extend(scan_shell(file))
     return [u for u in uses if Path(u.program).name not in GIVEN]
 
 
@@ -262,6 +379,7 @@ def test_every_program_started_is_installed_by_the_makefile() -> None:
         found
     )
     assert "/usr/sbin/sshd" in found and "ssh-keygen" in found and "htpasswd" in found, found
+    assert {"groovy", "mkdir", "dirname"} <= found, found  # from the shell scripts
     packages = provided_packages(makefile_apt_packages())
     assert missing(uses, packages) == []
 
@@ -276,3 +394,13 @@ def test_a_program_without_a_makefile_entry_fails(tmp_path: Path) -> None:
     code.write_text('import subprocess\nsubprocess.run(["mlci-frobnicate", "--now"], check=True)\n')
     report = missing(scan_python(code), provided_packages(makefile_apt_packages()))
     assert report == ["mlci-frobnicate (probe.py:2): not installed here, and nothing in the Makefile installs it"]
+
+
+def test_the_shell_scan_finds_commands_not_keywords_functions_or_words_in_quotes(tmp_path: Path) -> None:
+    script = tmp_path / "probe.sh"
+    script.write_text(
+        'set -eu\nsay() { printf "%s" "$*"; }\nif command -v mlci-a >/dev/null; then say "run mlci-b"; fi\n'
+        'x=$(mlci-c --flag | mlci-d) y="$(mlci-i "$0")" 2>&1\n'
+        'case $x in\n  mlci-e) mlci-f ;;\nesac\nexec mlci-g "$@"  # mlci-h\n'
+    )
+    assert [u.program for u in scan_shell(script)] == ["mlci-a", "mlci-c", "mlci-d", "mlci-i", "mlci-f", "mlci-g"]
