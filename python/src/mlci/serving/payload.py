@@ -249,9 +249,22 @@ def predictions(result: Any) -> list[Any]:
     import pandas as pd
 
     if isinstance(result, pd.DataFrame):
-        return list(result.to_dict(orient="records"))
+        return [_native(row) for row in result.to_dict(orient="records")]
     if isinstance(result, pd.Series | np.ndarray):
         return list(result.tolist())
-    if isinstance(result, list):
-        return result
-    return [result]
+    if isinstance(result, list | tuple):
+        return [_native(item) for item in result]
+    return [_native(result)]
+
+
+def _native(value: Any) -> Any:
+    """numpy scalars and arrays inside a model's list or records as JSON's types."""
+    import numpy as np
+
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {k: _native(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_native(v) for v in value]
+    return value
