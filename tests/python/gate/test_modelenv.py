@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlci.errors import InfrastructureError, InputError, MlciError
 from mlci.gate import modelenv
 from mlci.gate import modelenv_worker as wire
 
@@ -83,3 +84,27 @@ def test_data_keeps_values_and_types_across_the_worker_boundary(tmp_path: Path) 
     assert wire.read(str(tmp_path / "l.json")).tolist() == ["yes", "no"]
     wire.write(str(tmp_path / "v.json"), np.float64(0.5))
     assert wire.read(str(tmp_path / "v.json")) == 0.5
+
+
+@pytest.mark.parametrize(
+    ("script", "error", "message"),
+    [
+        ("echo 'Fatal Python error: Segmentation fault' >&2; exit 139", InputError, "exited (139)"),
+        ("echo 'Fatal Python error: Aborted' >&2; kill -ABRT $$", InputError, "exited (-6)"),
+        ("echo 'Fatal Python error: none' >&2; kill -KILL $$", InfrastructureError, "killed (SIGKILL"),
+    ],
+    ids=["exit", "abort", "killed"],
+)
+def test_a_worker_that_dies_blames_the_model_unless_it_was_killed(
+    tmp_path: Path, script: str, error: type[Exception], message: str
+) -> None:
+    """A crash in the model's code or native libraries is the model's (exit 2); SIGKILL (the OOM
+    killer) is the agent's (exit 3). Either names the model and the worker's last words."""
+    python = tmp_path / "python"
+    python.write_text(f"#!/bin/sh\n{script}\n")
+    python.chmod(0o755)
+    with pytest.raises(MlciError) as caught:
+        modelenv.Worker(python, tmp_path, tmp_path / "work", "the champion models:/m/1")
+    text = str(caught.value)
+    assert type(caught.value) is error and message in text, text
+    assert "the champion models:/m/1" in text and "Fatal Python error" in text, text

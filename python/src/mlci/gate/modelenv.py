@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -258,10 +259,13 @@ class Worker:
         line = self._out.readline()
         if not line:
             code = self.proc.wait(timeout=30)
-            tail = self.stderr.read_text(errors="replace").strip().splitlines()[-5:]
-            raise InfrastructureError(
-                "model environment", f"the worker for {self.what} exited ({code}): {' | '.join(tail)[:500]}"
-            )
+            tail = " | ".join(self.stderr.read_text(errors="replace").strip().splitlines()[-5:])[:500]
+            if code == -signal.SIGKILL:  # the kernel's OOM killer, or an operator: not the model's doing
+                raise InfrastructureError(
+                    "model environment", f"the worker for {self.what} was killed (SIGKILL: out of memory?): {tail}"
+                )
+            # The model's own code or native libraries ended the process (a crash, an exit).
+            raise InputError(f"{self.what}: the model's worker process exited ({code}) evaluating it: {tail}")
         answer: dict[str, Any] = json.loads(line)
         return answer
 
