@@ -1,15 +1,16 @@
 """The Ansible backend: the bundled playbooks (ansible/deploy.yml, rollback.yml), run with
 `ansible-playbook` on the target's inventory and extra-vars built from `.mlci.yml`.
 
-Ansible's own output is the per-task progress in the log; the recap gives the per-host result
-and the playbook's explicit failure message becomes the step's summary.
+Ansible's own output is the per-task progress in the log and the transcript, in whatever form
+the workspace's ansible.cfg chooses; what the step decides on (per-host recap, failure messages,
+hosts switched) comes from mlci's callback plugin (callback_plugins/mlci_events.py) as JSON
+lines, never from that text. The playbook's explicit failure message becomes the step's summary.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import time
 from pathlib import Path
@@ -23,14 +24,8 @@ from mlci.programs import installed
 if TYPE_CHECKING:
     from mlci.config import Config, DeployTarget
 
-RECAP = re.compile(
-    r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)\s+"
-    r"failed=(?P<failed>\d+)\s+skipped=\d+\s+rescued=(?P<rescued>\d+)"
-)
-FATAL = re.compile(r"^(?:fatal|failed): \[(?P<host>[^\]]+)\][^=]*=> (?P<json>\{.*\})\s*$")
-TASK = re.compile(r"^TASK \[(?P<name>.*)\]")
-SWITCHED = re.compile(r"^changed: \[(?P<host>[^\]]+)\]")
 FACTS_TASK = "Write the facts file"
+CALLBACKS = Path(__file__).resolve().parent / "callback_plugins"
 
 
 def playbook_dir() -> Path:
@@ -133,11 +128,15 @@ class AnsibleBackend:
             "PYTHONUNBUFFERED": "1",
         }
         log.info(f"{playbook} on {self.target.name} ({self.target.strategy}, inventory {self.target.inventory})")
+        # Ours first; a site's own callback plugins stay on the path.
+        env["ANSIBLE_CALLBACK_PLUGINS"] = os.pathsep.join(
+            p for p in (str(CALLBACKS), os.environ.get("ANSIBLE_CALLBACK_PLUGINS", "")) if p
+        )
+        events = self.report_dir / f".{Path(playbook).stem}-{self.target.name}-events.jsonl"
+        events.unlink(missing_ok=True)
+        events.touch(mode=0o600)  # failure messages may quote what a task was given
+        env["MLCI_ANSIBLE_EVENTS"] = str(events)
         started = time.monotonic()
-        hosts: dict[str, HostResult] = {}
-        failures: dict[str, str] = {}
-        switched: list[str] = []
-        task = ""
         transcript = self.report_dir / f"{Path(playbook).stem}-{self.target.name}.log"
         try:
             proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
@@ -148,26 +147,14 @@ class AnsibleBackend:
         with transcript.open("w", encoding="utf-8") as out:
             for line in proc.stdout:
                 out.write(masking.redact(line))
-                text = line.rstrip("\n")
-                if text.strip():
-                    log.raw(text)
-                if m := TASK.match(text):
-                    task = m["name"]
-                elif m := FATAL.match(text):
-                    failures[m["host"]] = _message(m["json"])
-                elif task.endswith(FACTS_TASK) and (m := SWITCHED.match(text)):
-                    switched.append(m["host"])
-                elif m := RECAP.match(text):
-                    hosts[m["host"]] = HostResult(
-                        m["host"],
-                        int(m["ok"]),
-                        int(m["changed"]),
-                        int(m["failed"]),
-                        int(m["unreachable"]),
-                        int(m["rescued"]),
-                    )
+                if line.strip():
+                    log.raw(line.rstrip("\n"))
         code = proc.wait()
         seconds = time.monotonic() - started
+        try:
+            hosts, failures, switched = read_events(events)
+        finally:
+            events.unlink(missing_ok=True)
         unreachable = [h for h, r in hosts.items() if r.unreachable]
         if unreachable:
             raise InfrastructureError(f"hosts {', '.join(unreachable)}", failures.get(unreachable[0], "unreachable"))
@@ -179,10 +166,25 @@ class AnsibleBackend:
         return Outcome(code == 0, message, hosts, seconds, switched, transcripts=[vars_file, transcript])
 
 
-def _message(raw: str) -> str:
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError:
-        return raw[:500]
-    msg = data.get("msg") or data.get("stderr") or raw
-    return " ".join(str(msg).split())[:1000]
+def read_events(path: Path) -> tuple[dict[str, HostResult], dict[str, str], list[str]]:
+    """The per-host recap, each host's last failure message (ignored failures left out) and the
+    hosts whose facts file changed, from the events mlci's callback wrote."""
+    hosts: dict[str, HostResult] = {}
+    failures: dict[str, str] = {}
+    switched: list[str] = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a killed run
+        kind, host = event.get("event"), str(event.get("host", ""))
+        if kind in ("failed", "unreachable") and not event.get("ignored"):
+            failures[host] = str(event.get("msg", ""))
+        elif kind == "changed" and str(event.get("task", "")).endswith(FACTS_TASK):
+            switched.append(host)
+        elif kind == "recap":
+            counts = {k: int(event.get(k, 0)) for k in ("ok", "changed", "failures", "unreachable", "rescued")}
+            hosts[host] = HostResult(
+                host, counts["ok"], counts["changed"], counts["failures"], counts["unreachable"], counts["rescued"]
+            )
+    return hosts, failures, switched

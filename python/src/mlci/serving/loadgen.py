@@ -1,6 +1,7 @@
 """A small closed-loop load generator: N clients, each with one keep-alive connection, sending
 the same request back to back. Used by the tests (drain under load, the built image under load)
-and the serving benchmark; nothing the product runs uses it. Connection failures are counted as failed requests, never retried.
+and the serving benchmark; nothing the product runs uses it. Connection failures are counted as
+failed requests, never retried.
 """
 
 from __future__ import annotations
