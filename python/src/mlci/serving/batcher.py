@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from mlci import log
 from mlci.serving.metrics import Metrics
 from mlci.serving.payload import predictions
 
@@ -33,6 +34,10 @@ class Batcher:
         self.metrics = metrics
         self.accepts_params = accepts_params
         self.pending: collections.deque[Job] = collections.deque()
+        # Off once a combined predict showed the model cannot take several requests as one
+        # table (one row per row): otherwise every later batch would be predicted twice.
+        self.combining = True
+        self.combined_failures = 0  # batches that failed combined and succeeded one by one
         self.running = False
         self._task: asyncio.Task[None] | None = None  # held: the loop keeps only weak references
         # One predict thread: the event loop keeps parsing requests while the model works.
@@ -91,24 +96,38 @@ class Batcher:
 
     def _run(self, batch: list[Job]) -> list[list[Any] | BaseException]:
         self.metrics.batch_requests.observe(len(batch))
-        if len(batch) > 1:
+        combined_failed = False
+        if len(batch) > 1 and self.combining:
             import pandas as pd
 
+            rows = sum(len(j.frame) for j in batch)
             try:
-                combined = self._call(pd.concat([j.frame for j in batch], ignore_index=True), None)
+                combined: list[Any] | None = self._call(pd.concat([j.frame for j in batch], ignore_index=True), None)
             except Exception:
-                combined = None
-            if combined is not None and len(combined) == sum(len(j.frame) for j in batch):
+                combined, combined_failed = None, True
+            if combined is not None and len(combined) == rows:
                 out: list[list[Any] | BaseException] = []
                 start = 0
                 for job in batch:
                     out.append(combined[start : start + len(job.frame)])
                     start += len(job.frame)
                 return out
+            if combined is not None:  # not one prediction per row: never combine again
+                self._stop_combining(f"it returned {len(combined)} predictions for {rows} rows")
         results: list[list[Any] | BaseException] = []
         for job in batch:
             try:
                 results.append(self._call(job.frame, job.params))
             except Exception as err:
                 results.append(err)
+        if combined_failed and not any(isinstance(r, BaseException) for r in results):
+            # Each request alone succeeds where all of them together failed: twice is the model's
+            # doing, not a passing fault.
+            self.combined_failures += 1
+            if self.combined_failures >= 2:
+                self._stop_combining("it failed twice on requests combined that it predicts one by one")
         return results
+
+    def _stop_combining(self, why: str) -> None:
+        self.combining = False
+        log.warn(f"predicting each request on its own from now on: {why}")
