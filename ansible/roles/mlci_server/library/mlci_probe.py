@@ -45,7 +45,7 @@ options:
     elements: raw
     default: []
   tolerance:
-    description: Absolute tolerance when comparing numeric predictions.
+    description: Relative and absolute tolerance when comparing numeric predictions (as mlci smoke).
     type: float
     default: 1.0e-6
   baseline_url:
@@ -159,9 +159,14 @@ def wait_ready(p, host, port):
 
 
 def same(got, want, tolerance):
-    if isinstance(want, bool) or isinstance(got, bool) or not isinstance(want, (int, float)):
-        return got == want
-    return isinstance(got, (int, float)) and math.isclose(got, want, abs_tol=tolerance)
+    """The smoke test's rule (mlci.deploy.smoke): numbers within `tolerance`, relative and
+    absolute; anything else equal."""
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (got, want))
+    if numbers:
+        return math.isclose(got, want, rel_tol=tolerance, abs_tol=tolerance)
+    if isinstance(got, bool) or isinstance(want, bool):  # True is not the label 1
+        return type(got) is type(want) and got == want
+    return got == want
 
 
 def smoke(p, host, port, body):

@@ -58,9 +58,17 @@ def holdout_rows(config: Config, project_dir: Path, smoke: SmokeConfig) -> Rows:
     return Rows(split["columns"], split["data"], expected)
 
 
+# Numbers match within this, relative and absolute: the same rule as the deploy gate's probe
+# (the mlci_server role's mlci_server_smoke_tolerance, checked equal by a test).
+TOLERANCE = 1e-6
+
+
 def _same(got: Any, want: Any) -> bool:
-    if isinstance(want, float) and isinstance(got, int | float) and not isinstance(got, bool):
-        return math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-9)
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (got, want))
+    if numbers:
+        return math.isclose(got, want, rel_tol=TOLERANCE, abs_tol=TOLERANCE)
+    if isinstance(got, bool) or isinstance(want, bool):  # True is not the label 1
+        return type(got) is type(want) and got == want
     return bool(got == want)
 
 
