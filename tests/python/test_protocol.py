@@ -11,7 +11,7 @@ import pytest
 
 from mlci import protocol, steps
 from mlci.errors import InfrastructureError
-from mlci.protocol import StepResult
+from mlci.step import StepContext, StepResult
 
 RESULT_KEYS = {
     "step",
@@ -102,7 +102,7 @@ def test_bad_config_through_params_names_the_file(mlci: Mlci, project: Path) -> 
 def test_unexpected_exception_is_exit_3_traceback_in_log_only(
     project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def boom(command: str, ctx: protocol.StepContext) -> StepResult:
+    def boom(ctx: StepContext) -> StepResult:
         raise ZeroDivisionError("division by zero in the model code")
 
     monkeypatch.setattr(steps, "run", boom)
@@ -114,7 +114,7 @@ def test_unexpected_exception_is_exit_3_traceback_in_log_only(
 
 
 def test_infrastructure_error_names_the_service(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def down(command: str, ctx: protocol.StepContext) -> StepResult:
+    def down(ctx: StepContext) -> StepResult:
         raise InfrastructureError("MLflow tracking server at http://127.0.0.1:1", "connection refused")
 
     monkeypatch.setattr(steps, "run", down)
@@ -131,7 +131,7 @@ def test_secrets_never_reach_result_or_log(
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", secret)
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "tok-123456")
 
-    def leaky(command: str, ctx: protocol.StepContext) -> StepResult:
+    def leaky(ctx: StepContext) -> StepResult:
         from mlci import log
 
         log.info(f"connecting with {secret}")

@@ -11,46 +11,14 @@ from __future__ import annotations
 import os
 import time
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
 from mlci import __version__, contracts, log, masking
 from mlci.errors import EXIT_GATE_FAILED, EXIT_PASSED, InputError, MlciError
+from mlci.step import StepContext
 
 Status = Literal["passed", "failed", "error"]
-
-
-@dataclass
-class StepResult:
-    """What a step returns; a failed gate is a result, not an exception."""
-
-    status: Literal["passed", "failed"]
-    summary: str
-    outputs: dict[str, Any] = field(default_factory=dict)
-    reports: list[Path] = field(default_factory=list)
-    junit: Path | None = None
-
-
-@dataclass
-class StepContext:
-    """What a step gets: its validated config, its options and where to put files."""
-
-    contract: contracts.Contract
-    loaded: Any  # config.LoadedConfig; typed loosely so this module imports no pydantic
-    options: dict[str, Any]
-    report_dir: Path
-    # Where child processes (pytest, training) write: the log by default, a file under `mlci run`.
-    output: IO[str] | None = None
-
-    @property
-    def config(self) -> Any:
-        return self.loaded.config
-
-    @property
-    def project_dir(self) -> Path:
-        path: Path = self.loaded.project_dir
-        return path
 
 
 def read_params(path: str | None) -> dict[str, Any]:
@@ -116,17 +84,19 @@ def _relative(path: Path) -> str:
 
 
 def execute(
-    command: str,
+    step: str | contracts.Contract,
     params: dict[str, Any] | None = None,
     params_file: str | None = None,
     output: IO[str] | None = None,
     flags: dict[str, Any] | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    """Run one step on `params`, or on the params file with `flags` (command-line params) over
-    it; return its exit code and the result document. Never raises."""
+    """Run one step (its contract, or its CLI command) on `params`, or on the params file with
+    `flags` (command-line params) over it; return its exit code and the result document. Never
+    raises."""
     from mlci import steps
 
     started = time.monotonic()
+    command = step if isinstance(step, str) else step.command
     result: dict[str, Any] = {
         "step": None,
         "command": command,
@@ -142,14 +112,14 @@ def execute(
     }
     ctx: StepContext | None = None
     try:
-        contract = contracts.by_command(command)
+        contract = contracts.by_command(step) if isinstance(step, str) else step
         result["step"] = contract.step
         source = params_file or "params"
         if params is None:
             params = {**read_params(params_file), **(flags or {})}
         ctx = prepare(contract, params, source)
         ctx.output = output
-        outcome = steps.run(command, ctx)
+        outcome = steps.run(ctx)
         result.update(
             status=outcome.status,
             exitCode=EXIT_PASSED if outcome.status == "passed" else EXIT_GATE_FAILED,

@@ -30,14 +30,14 @@ def _approve(stage: dict[str, Any], yes: bool) -> tuple[bool, str]:
 
 
 def _run_stage(stage: dict[str, Any], config_file: str, run_dir: Path) -> tuple[int, dict[str, Any]]:
-    command = contracts.load(stage["step"]).command
+    contract = contracts.load(stage["step"])
     params = {**stage["params"], "configFile": config_file}
     if not log.interactive():
-        code, result = protocol.execute(command, params)
+        code, result = protocol.execute(contract, params)
     else:
         log_file = run_dir / f"{stage['name']}.log"
         with log_file.open("w", encoding="utf-8") as out, log.Status(stage["name"]):
-            code, result = protocol.execute(command, params, output=out)
+            code, result = protocol.execute(contract, params, output=out)
         if code != EXIT_PASSED:
             tail = log_file.read_text(encoding="utf-8", errors="replace").splitlines()[-TAIL_LINES:]
             if tail:

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlci import log, masking
-from mlci.deploy import HostResult, Outcome, inventory
+from mlci.deploy import inventory
+from mlci.deploy.outcome import HostResult, Outcome
 from mlci.errors import InfrastructureError, InputError
 from mlci.programs import installed
 

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlci import log, masking
-from mlci.deploy import HostResult, Outcome, gate, manifests, smoke
+from mlci.deploy import gate, manifests, smoke
 from mlci.deploy.kubeapi import KubeApi, kubeconfig_path
+from mlci.deploy.outcome import HostResult, Outcome
 from mlci.errors import InputError, MlciError
 
 if TYPE_CHECKING:

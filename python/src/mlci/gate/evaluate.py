@@ -6,7 +6,6 @@ import logging
 import math
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,15 +16,10 @@ from mlci.gate import blame
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mlci.gate.modelenv import Loaded
+
 MODEL_TYPES = {"classification": "classifier", "regression": "regressor"}
 PREDICTION = "mlci_prediction"  # the column of predictions scored without the model
-
-
-@dataclass
-class Loaded:
-    model: Any  # mlflow.pyfunc.PyFuncModel
-    size_bytes: int
-    seconds: float
 
 
 def load(srv: tracking.Server, uri: str, workdir: Path, who: str, env_manager: str | None, role: str) -> Loaded:

@@ -32,7 +32,7 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import yaml
 
@@ -41,9 +41,6 @@ from mlci.errors import InfrastructureError, InputError
 from mlci.gate import modelenv_worker as wire
 from mlci.image.context import cache_dir
 from mlci.programs import installed
-
-if TYPE_CHECKING:
-    from mlci.gate.evaluate import Loaded
 
 WORKER = Path(wire.__file__)
 WORKER_PROTOCOL = "1"  # part of the cache key: a new worker protocol never reuses an old env
@@ -369,6 +366,15 @@ def remote_timings(model: Any, batch: Any, repeats: int) -> list[float] | None:
     return times
 
 
+@dataclass
+class Loaded:
+    """A model ready to predict: in this process, or a proxy to its worker."""
+
+    model: Any  # mlflow.pyfunc.PyFuncModel, or _Remote
+    size_bytes: int
+    seconds: float
+
+
 @dataclass(frozen=True)
 class Downloaded:
     uri: str
@@ -394,8 +400,6 @@ def _missing_module(err: ModuleNotFoundError, uri: str, what: str, where: str, h
 def load(model: Downloaded, env_manager: str | None, what: str) -> Loaded:
     """Choose the model's Python (see the module doc) and load it there."""
     import mlflow
-
-    from mlci.gate.evaluate import Loaded
 
     started = time.monotonic() - model.seconds
     has_reqs = (model.path / "requirements.txt").is_file()

@@ -14,7 +14,7 @@ from typing import Any
 from mlci import log, masking, tracking
 from mlci.errors import InputError
 from mlci.image import build, context, engine, proof, source
-from mlci.protocol import StepContext, StepResult
+from mlci.step import StepContext, StepResult
 
 # The alias the register stage gives the version that passed validation.
 CANDIDATE_ALIAS = "challenger"

@@ -21,8 +21,8 @@ from typing import Any
 from mlci import bounded, log
 from mlci.data import files
 from mlci.errors import InputError
-from mlci.protocol import StepContext, StepResult
 from mlci.reports import Check, Markup, code, escape, html_table, status, write_html, write_junit
+from mlci.step import StepContext, StepResult
 
 SAMPLE_ROWS = 5
 TOP_VALUES = 10

@@ -13,8 +13,8 @@ from pathlib import Path
 from mlci import bounded, log, masking
 from mlci.deploy import backend, find_target, smoke
 from mlci.errors import InputError
-from mlci.protocol import StepContext, StepResult
 from mlci.reports import Check, write_junit
+from mlci.step import StepContext, StepResult
 
 DIGEST_REF = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
 

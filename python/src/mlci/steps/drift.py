@@ -15,11 +15,12 @@ from mlci import log
 from mlci.data import files
 from mlci.drift import check, push, report, source
 from mlci.errors import InputError
-from mlci.protocol import StepContext, StepResult
+from mlci.step import StepContext, StepResult
 
 
-def measure(ctx: StepContext) -> tuple[check.DriftResult, str]:
-    """The drift check of `monitoring.drift.current` against the reference, and the reference used."""
+def measure(ctx: StepContext) -> tuple[check.DriftResult, str, str]:
+    """The drift check of `monitoring.drift.current` against the reference, the reference used
+    and the current data's name."""
     cfg = ctx.config.monitoring.drift
     if not cfg.current:
         raise InputError("monitoring.drift.current: not set; pass current: a data file or a folder of request batches")
@@ -31,16 +32,16 @@ def measure(ctx: StepContext) -> tuple[check.DriftResult, str]:
         frame = files.read(data_path, columns=list(reference["columns"]), max_rows=cfg.sample_rows)
     with log.Status("computing drift"):
         result = check.compare(reference, frame, check.Thresholds.from_config(cfg), str(data_path), cfg.sample_rows)
-    return result, ref_spec
+    return result, ref_spec, cfg.current
 
 
 def run(ctx: StepContext) -> StepResult:
     cfg = ctx.config.monitoring.drift
     model = ctx.config.model.name
-    result, ref_spec = measure(ctx)
-    doc = report.document(result, model, ref_spec, cfg.current)
+    result, ref_spec, current = measure(ctx)
+    doc = report.document(result, model, ref_spec, current)
     json_path = report.write_json(ctx.report_dir / "drift.json", doc)
-    page = report.write_page(ctx.report_dir / "drift.html", result, model, ref_spec, cfg.current)
+    page = report.write_page(ctx.report_dir / "drift.html", result, model, ref_spec, current)
     url = ctx.config.monitoring.pushgateway_url
     if url:
         push.push(url, result, model, os.path.relpath(json_path))

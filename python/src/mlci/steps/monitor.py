@@ -20,7 +20,7 @@ from mlci import log, masking
 from mlci.drift import check, push
 from mlci.errors import InputError, MlciError
 from mlci.monitoring import cooldown, jenkins, live, notify, pushgateway
-from mlci.protocol import StepContext, StepResult
+from mlci.step import StepContext, StepResult
 from mlci.steps import drift as drift_step
 
 JOB = "mlci_monitor"
@@ -30,7 +30,7 @@ CHECKS = ("down", "no_traffic", "error_rate", "latency", "drift")
 def _drift(ctx: StepContext) -> tuple[check.DriftResult | None, str]:
     if not ctx.config.monitoring.drift.current:
         return None, "drift not checked (monitoring.drift.current not set)"
-    result, _ = drift_step.measure(ctx)
+    result, _, _ = drift_step.measure(ctx)
     drifted = ", ".join(f"{c.name} ({c.reasons[0]})" for c in result.drifted) or "none"
     text = f"{len(result.drifted)} of {len(result.columns)} columns drifted ({result.share:.0%}): {drifted}"
     return result, text

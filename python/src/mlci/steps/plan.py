@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mlci import plan
-from mlci.protocol import StepContext, StepResult
+from mlci.step import StepContext, StepResult
 
 
 def run(ctx: StepContext) -> StepResult:

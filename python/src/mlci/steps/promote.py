@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from mlci import aliases, log, tracking
 from mlci.errors import InputError
-from mlci.protocol import StepContext, StepResult
+from mlci.step import StepContext, StepResult
 
 CHAMPION = "champion"
 PREVIOUS = "previous-champion"

@@ -12,7 +12,7 @@ from typing import Any
 
 from mlci import candidate, lineage, tracking
 from mlci.errors import InputError
-from mlci.protocol import StepContext, StepResult
+from mlci.step import StepContext, StepResult
 from mlci.steps.validate import HOLDOUT_TAG, METRICS_TAG, STATUS_TAG, metrics_tag
 
 CHALLENGER = "challenger"

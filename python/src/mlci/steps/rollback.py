@@ -8,7 +8,7 @@ import os
 from mlci import log, masking
 from mlci.deploy import backend, find_target, smoke
 from mlci.errors import InfrastructureError, InputError, MlciError
-from mlci.protocol import StepContext, StepResult
+from mlci.step import StepContext, StepResult
 from mlci.steps import rollback_model
 from mlci.steps.promote import CHAMPION
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from mlci import aliases, tracking
 from mlci.errors import InputError
-from mlci.protocol import StepContext, StepResult
+from mlci.step import StepContext, StepResult
 from mlci.steps.promote import CHAMPION, PREVIOUS
 
 

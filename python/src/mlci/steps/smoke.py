@@ -5,8 +5,8 @@ from __future__ import annotations
 from mlci import log
 from mlci.deploy import find_target, smoke
 from mlci.errors import InputError
-from mlci.protocol import StepContext, StepResult
 from mlci.reports import write_junit
+from mlci.step import StepContext, StepResult
 
 
 def run(ctx: StepContext) -> StepResult:

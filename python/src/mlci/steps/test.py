@@ -14,8 +14,8 @@ import xml.etree.ElementTree as ET
 
 from mlci import log, masking
 from mlci.errors import InfrastructureError, InputError
-from mlci.protocol import StepContext, StepResult
 from mlci.reports import junit_counts
+from mlci.step import StepContext, StepResult
 
 # pytest's exit codes (pytest.ExitCode), without importing pytest here.
 PYTEST_INTERNAL_ERROR = 3

@@ -27,7 +27,7 @@ from mlci import candidate, lineage, log, masking, tracking
 from mlci.drift import reference
 from mlci.errors import InputError, MlciError
 from mlci.gate import labels
-from mlci.protocol import StepContext, StepResult
+from mlci.step import StepContext, StepResult
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

@@ -19,8 +19,8 @@ from mlci import candidate, lineage, log, masking, tracking
 from mlci.errors import InputError
 from mlci.gate import blame, evaluate, labels, report
 from mlci.gate import checks as gate_checks
-from mlci.protocol import StepContext, StepResult
 from mlci.reports import write_junit
+from mlci.step import StepContext, StepResult
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -37,10 +37,16 @@ def metrics_tag(digest: str) -> str:
     return f"{METRICS_TAG}.{digest}"
 
 
+def _target(ctx: StepContext) -> str:
+    target = ctx.config.model.target
+    if not target:
+        raise InputError("model.target: not set; validation needs the label column")
+    return target
+
+
 def _holdout(ctx: StepContext) -> tuple[str, Path, Any, str]:
     cfg = ctx.config
-    if not cfg.model.target:
-        raise InputError("model.target: not set; validation needs the label column")
+    target = _target(ctx)
     if not cfg.data.holdout:
         raise InputError("data.holdout: not set; validation needs a holdout data file")
     path = ctx.project_dir / cfg.data.holdout
@@ -49,8 +55,8 @@ def _holdout(ctx: StepContext) -> tuple[str, Path, Any, str]:
     from mlci.data import files
 
     frame = files.read(path)
-    if cfg.model.target not in frame.columns:
-        raise InputError(f"{cfg.data.holdout}: no label column {cfg.model.target!r} (model.target)")
+    if target not in frame.columns:
+        raise InputError(f"{cfg.data.holdout}: no label column {target!r} (model.target)")
     if len(frame) == 0:
         raise InputError(f"{cfg.data.holdout}: no rows")
     return cfg.data.holdout, path, frame, lineage.sha256_file(path)[:16]
@@ -105,11 +111,12 @@ def _evaluate_champion(
     import mlflow
 
     cfg = ctx.config
+    target = _target(ctx)
     who = f"champion {cfg.model.name} version {version.version}"
     try:
         loaded = evaluate.load(srv, version.source, workdir, who, cfg.validate_.env_manager, f"the {CHAMPION}")
         with blame.model_guard(srv, f"predicting with {who}", f"{who} {version.source} cannot predict this holdout"):
-            output = loaded.model.predict(evaluate.features(loaded.model, frame, cfg.model.target))
+            output = loaded.model.predict(evaluate.features(loaded.model, frame, target))
         read = labels.read(output, cfg.model.task, _run_labels(client, srv, version.run_id), f"{who} {version.source}")
         with (
             tracking.guard(srv, f"evaluating {who}", bounded=False),
@@ -119,7 +126,7 @@ def _evaluate_champion(
                 srv,
                 loaded.model,
                 frame,
-                cfg.model.target,
+                target,
                 cfg.model.task,
                 who,
                 version.source,
@@ -160,7 +167,7 @@ def run(ctx: StepContext) -> StepResult:
         clock = now
 
     holdout, _path, frame, digest = _holdout(ctx)
-    target = cfg.model.target
+    target = _target(ctx)
     run_id = candidate.run_id(ctx)
     lap("readHoldout")
     srv = tracking.server(cfg, ctx.project_dir)
