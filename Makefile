@@ -18,7 +18,8 @@ MLCI := $(VENV)/bin/mlci
 UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo $(CACHE)/tools/bin/uv)
 APT_PACKAGES := groovy junit4 openjdk-17-jdk-headless python3-venv git ca-certificates \
-  apache2-utils docker.io docker-registry prometheus prometheus-pushgateway mmdebstrap haproxy openssh-server nginx
+  apache2-utils docker.io docker-registry prometheus prometheus-pushgateway mmdebstrap haproxy openssh-server nginx \
+  chromium
 EXAMPLE := examples/churn
 
 .PHONY: help setup setup-python setup-groovy test test-python test-groovy lint docs dist demo demo-services bench clean

@@ -14,7 +14,7 @@ import traceback
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from mlci import __version__, contracts, log, masking
+from mlci import __version__, contracts, log, masking, reports
 from mlci.errors import EXIT_GATE_FAILED, EXIT_PASSED, InputError, MlciError
 from mlci.step import StepContext
 
@@ -125,7 +125,7 @@ def execute(
             exitCode=EXIT_PASSED if outcome.status == "passed" else EXIT_GATE_FAILED,
             summary=outcome.summary,
             outputs=outcome.outputs,
-            reports=[_relative(p) for p in outcome.reports],
+            reports=[_relative(p) for p in reports.with_assets(outcome.reports)],
             junit=_relative(outcome.junit) if outcome.junit else None,
         )
     except MlciError as err:

@@ -84,7 +84,8 @@ STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:70em;color:#222;padding:0 1em}
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em}table{border-collapse:collapse;margin:.5em 0}
 th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}th{background:#f4f4f4}
-.pass{color:#11772b;font-weight:600}.fail{color:#b3261e;font-weight:600}code{background:#f4f4f4;padding:0 .2em}
+.pass{color:#11772b;font-weight:600}.fail{color:#b3261e;font-weight:600}.warn{color:#9a6700;font-weight:600}
+code{background:#f4f4f4;padding:0 .2em}
 """
 
 
@@ -134,10 +135,27 @@ def md_code(value: object) -> str:
     return f"`{text}`" if plain else md(text)
 
 
+CSS = "mlci-report.css"
+
+
 def write_html(path: Path, title: str, body: str) -> Path:
-    """A self-contained page (no external CSS or scripts: Jenkins' CSP blocks them)."""
+    """A page with its stylesheet in a file beside it, and no script. Jenkins serves archived
+    and published reports with `Content-Security-Policy: sandbox; default-src 'none';
+    img-src 'self'; style-src 'self'`, which blocks an inline `<style>` (and `style=`
+    attributes) but lets a stylesheet from the same place load."""
     page = (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>\n"
+        f'<link rel="stylesheet" href="{CSS}"></head><body><h1>{html.escape(title)}</h1>{body}</body></html>\n'
     )
+    masking.write_text(path.parent / CSS, STYLE.lstrip())
     return masking.write_text(path, page)
+
+
+def with_assets(paths: Sequence[Path]) -> list[Path]:
+    """The report files and the stylesheets their pages need, each once (for the archive)."""
+    out: list[Path] = []
+    for path in paths:
+        for item in (path, path.parent / CSS):
+            if item not in out and (item == path or (path.suffix == ".html" and item.exists())):
+                out.append(item)
+    return out

@@ -57,7 +57,11 @@ def test_suggested_suite_passes_on_csv_and_parquet(repo: Path) -> None:
     assert result["outputs"]["expectations"] == 2 * n and result["outputs"]["failed"] == 0
     cases = ET.parse(repo / "reports" / "data-validate" / "junit.xml").getroot().iter("testcase")  # noqa: S314 - ours
     assert len(list(cases)) == 2 * n
-    assert result["reports"] == ["reports/data-validate/junit.xml", "reports/data-validate/report.html"]
+    assert result["reports"] == [
+        "reports/data-validate/junit.xml",
+        "reports/data-validate/report.html",
+        "reports/data-validate/mlci-report.css",
+    ]
     assert not (repo / "reports" / "data-validate" / "data-docs").exists()  # only when asked
     kinds = {e["type"] for e in suite["expectations"]}
     assert {

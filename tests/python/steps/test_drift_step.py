@@ -56,7 +56,11 @@ def test_no_drift_passes_and_writes_reports(repo: Path) -> None:
         "rowsUsed": 0,
         "reference": "ref.json",
     }
-    assert result["reports"] == ["reports/drift/drift.json", "reports/drift/drift.html"]
+    assert result["reports"] == [
+        "reports/drift/drift.json",
+        "reports/drift/drift.html",
+        "reports/drift/mlci-report.css",
+    ]
     doc = json.loads((repo / "reports" / "drift" / "drift.json").read_text())
     assert doc["datasetDrift"] is False and set(doc["columns"]) == {"x0", "x1", "x2", "x3", "plan"}
     assert set(doc["columns"]["x0"]["statistics"]) == {"psi", "ks", "ks_pvalue", "wasserstein"}

@@ -151,5 +151,4 @@ def write_page(path: Path, result: DriftResult, model: str, reference: str, curr
             f'<h2 id="col-{i}">{html.escape(c.name)} ({c.stats.kind}): {_status(c.status)}</h2>{extra}'
             + bars(c.stats.labels, c.stats.reference, c.stats.current)
         )
-    style = "<style>.warn{color:#9a6700;font-weight:600}</style>"
-    return write_html(path, f"Drift: {model}", style + head + table + "".join(sections))
+    return write_html(path, f"Drift: {model}", head + table + "".join(sections))
