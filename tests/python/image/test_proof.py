@@ -187,3 +187,19 @@ def test_a_malformed_package_name_is_refused_when_the_config_loads(
 def test_likely_debian_package_of_a_library(library: str, package: str) -> None:
     assert proof.likely_package(library) == package
     assert f"(likely {package})" in str(proof.missing_library(f"OSError: {library}: cannot open shared object file"))
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        "Reading state information...\nE: Unable to locate package no-such-package-x\n",
+        # apt colours the `E` (a build seen under load): the escapes split the words.
+        "Reading state information...\n\x1b[91mE\x1b[0m\x1b[91m: Unable to locate package no-such-package-x\n\x1b[0m",
+    ],
+    ids=["plain", "coloured"],
+)
+def test_the_unknown_package_is_read_from_apts_output(output: str) -> None:
+    from mlci.image import build
+
+    assert build.unknown_package(output) == "no-such-package-x"
+    assert build.unknown_package("E: Sub-process /usr/bin/dpkg returned an error code (1)") is None

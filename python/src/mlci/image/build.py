@@ -15,6 +15,13 @@ from mlci.image import engine
 
 STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 UNKNOWN_PACKAGE = re.compile(r"E: Unable to locate package (\S+)")
+COLOUR = re.compile(r"\x1b\[[0-9;]*m")  # apt colours its `E:` when it thinks a terminal reads it
+
+
+def unknown_package(output: str) -> str | None:
+    """The system package apt could not find, from a build's output."""
+    found = UNKNOWN_PACKAGE.search(COLOUR.sub("", output))
+    return found[1] if found else None
 
 
 @dataclass(frozen=True)
@@ -66,9 +73,9 @@ def build(ctx_dir: Path, tag: str, log_file: Path) -> Built:
         masking.write_text(log_file, "".join(lines))
         tail = "".join(lines[-20:])
         log.raw(tail)
-        if unknown := UNKNOWN_PACKAGE.search("".join(lines)):
+        if unknown := unknown_package("".join(lines)):
             raise InputError(
-                f"image.system_packages: {unknown[1]}: no such package in the base image's apt sources"
+                f"image.system_packages: {unknown}: no such package in the base image's apt sources"
                 f" (full log: {log_file})"
             ) from None
         raise InfrastructureError(engine.service(), f"image build failed: {err.msg} (full log: {log_file})") from None
