@@ -3,11 +3,14 @@ basic-auth credentials or a bearer token: the auth env vars as Jenkins binds the
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import resource
 import subprocess
+import time
 import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -75,6 +78,20 @@ def champion_version(server: MlflowServer, name: str) -> dict[str, str]:
     return {a: str(v) for a, v in model.aliases.items()}
 
 
+def round_trip_seconds(server: MlflowServer, name: str) -> float:
+    """One registry read through the authenticating proxy, as the CLI makes it (median of 5)."""
+    credentials = base64.b64encode(f"{server.username}:{server.password}".encode()).decode()
+    url = f"{server.url}/api/2.0/mlflow/registered-models/get?name={name}"
+    times = []
+    for _ in range(5):
+        request = urllib.request.Request(url, headers={"Authorization": f"Basic {credentials}"})  # noqa: S310
+        started = time.monotonic()
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the test's server
+            response.read()
+        times.append(time.monotonic() - started)
+    return sorted(times)[2]
+
+
 def test_gate_over_http_with_basic_auth(
     mlflow_server: MlflowServer,
     cli: Callable[..., tuple[int, dict[str, object], str]],
@@ -112,7 +129,11 @@ def test_gate_over_http_with_basic_auth(
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     assert code == 0, err
     assert cpu <= 2.0, f"rollback-model used {cpu:.2f} s of CPU"
-    assert result["outputs"]["swapSeconds"] <= 2.0  # type: ignore[index]
+    # The swap is a handful of registry calls: 2 s, or on a busy machine no more than ten round
+    # trips to this server measured just after (a retry or a sleep in the swap would show).
+    trip = round_trip_seconds(mlflow_server, "churn-http")
+    swap = result["outputs"]["swapSeconds"]  # type: ignore[index]
+    assert swap <= max(2.0, 10 * trip), f"swap took {swap} s; one registry round trip {trip:.3f} s"
     assert champion_version(mlflow_server, "churn-http") == {"champion": "1", "previous-champion": "2"}
 
 
