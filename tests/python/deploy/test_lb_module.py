@@ -5,16 +5,15 @@ runs a module: the file with its arguments as JSON."""
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from services.ansible_local import run_module
 from services.ports import free_port
 
 MODULE = Path(__file__).resolve().parents[3] / "ansible" / "roles" / "mlci_lb" / "library" / "mlci_haproxy.py"
@@ -53,15 +52,7 @@ def haproxy(tmp_path: Path) -> Iterator[Path]:
 
 def module(sock: Path, servers: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     args = {"socket": str(sock), "backend": "b", "servers": servers, "drain_timeout": 2, **extra}
-    proc = subprocess.run(
-        [sys.executable, str(MODULE)],
-        input=json.dumps({"ANSIBLE_MODULE_ARGS": args}),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    result: dict[str, Any] = json.loads(proc.stdout)
-    return result
+    return run_module(MODULE, args)
 
 
 def test_sets_weights_and_states_then_changes_nothing(haproxy: Path, tmp_path: Path) -> None:

@@ -6,42 +6,19 @@ from __future__ import annotations
 import http.client
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from services.ansible_local import deploy_playbook, lb_inventory
 from services.ports import free_port
-
-from conftest import REPO, write
-
-PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 
 
 @pytest.fixture
 def lb(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     lb_dir, port = tmp_path / "lb", free_port()
-    write(
-        tmp_path / "inventory.yml",
-        f"""\
-        all:
-          vars:
-            ansible_connection: local
-            ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
-          children:
-            load_balancers:
-              hosts:
-                lb:
-                  mlci_lb_dir: {lb_dir}
-                  mlci_lb_port: {port}
-                  mlci_lb_install: false
-                  mlci_lb_service: reloadtest
-            model_servers:
-              hosts:
-                m1: {{ansible_host: 127.0.0.1}}
-        """,
-    )
+    lb = {"mlci_lb_dir": str(lb_dir), "mlci_lb_port": port, "mlci_lb_service": "reloadtest"}
+    lb_inventory(tmp_path, lb, {"m1": {"ansible_host": "127.0.0.1"}})
     try:
         yield tmp_path, port
     finally:
@@ -51,9 +28,7 @@ def lb(tmp_path: Path) -> Iterator[tuple[Path, int]]:
 
 
 def playbook(root: Path, *extra: str) -> str:
-    argv = [str(PLAYBOOK), "-i", str(root / "inventory.yml"), str(REPO / "ansible" / "deploy.yml")]
-    argv += ["--limit", "load_balancers", "-e", "mlci_server_image=registry.invalid/m@sha256:" + "0" * 64, *extra]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    proc = deploy_playbook(root, "--limit", "load_balancers", *extra)
     assert proc.returncode == 0, proc.stdout[-3000:]
     return proc.stdout
 

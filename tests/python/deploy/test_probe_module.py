@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import http.server
 import json
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from services.ansible_local import run_module
 
 MODULE = Path(__file__).resolve().parents[3] / "ansible" / "roles" / "mlci_server" / "library" / "mlci_probe.py"
 PAYLOAD = {"dataframe_split": {"columns": ["x"], "data": [[1], [2], [3]]}}
@@ -78,15 +77,7 @@ def baseline() -> Iterator[str]:
 
 def probe(url: str, **extra: Any) -> dict[str, Any]:
     args = {"url": url, "payload": PAYLOAD, "expected": [2, 4, 6], "requests": 40, "warmup": 4, **extra}
-    proc = subprocess.run(
-        [sys.executable, str(MODULE)],
-        input=json.dumps({"ANSIBLE_MODULE_ARGS": args}),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    result: dict[str, Any] = json.loads(proc.stdout)
-    return result
+    return run_module(MODULE, args)
 
 
 @pytest.mark.parametrize("slot", [("good", 3)], indirect=True)
